@@ -1,0 +1,17 @@
+"""aftershock: how an outage in a dependency cascades, what it costs, and what would have stopped it."""
+
+from aftershock.errors import AftershockError, ModelError
+from aftershock.model.compile import CompiledGraph, compile_model
+from aftershock.model.load import load_model, load_model_text
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AftershockError",
+    "CompiledGraph",
+    "ModelError",
+    "__version__",
+    "compile_model",
+    "load_model",
+    "load_model_text",
+]

@@ -1,0 +1,87 @@
+"""The typer application, the shared options and the error handling every command gets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from aftershock.errors import AftershockError
+
+app = typer.Typer(
+    name="aftershock",
+    help="How an outage in something you depend on cascades, what it costs, and what would stop it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    """How a command prints its result."""
+
+    text = "text"
+    json = "json"
+
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")]
+ModelArg = Annotated[Path, typer.Argument(help="model file (YAML or JSON)", show_default=False)]
+
+
+def load_graph(path: Path):  # noqa: ANN201 - returns CompiledGraph; imported lazily for start-up speed
+    """Load, validate and compile a model file."""
+    from aftershock.model.compile import compile_model
+    from aftershock.model.load import load_model
+
+    return compile_model(load_model(path))
+
+
+def emit(result: Any, fmt: OutputFormat, text: Callable[[Any], None]) -> None:
+    """Print `result` as JSON (its `to_dict()`, or itself) or through the text renderer."""
+    if fmt is OutputFormat.json:
+        data = result.to_dict() if hasattr(result, "to_dict") else result
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    else:
+        text(result)
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def main() -> None:
+    """Entry point: run the app; a user error prints one located message and exits 2."""
+    try:
+        app(standalone_mode=False)
+    except AftershockError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

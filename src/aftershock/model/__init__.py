@@ -1,0 +1,1 @@
+"""Model format v1: schema, loading with located errors, compilation to arrays."""
