@@ -48,8 +48,8 @@ def analyze(graph: CompiledGraph, top: int = 10) -> Analysis:
     """Counts, hard cycles, SPOFs of every target and the `top` components by revenue at risk."""
     counts: dict[str, object] = {
         "components": graph.n,
-        "requires_edges": int(len(graph.requires.indices)),
-        "uses_edges": int(len(graph.uses.indices)),
+        "requires_edges": len(graph.requires.indices),
+        "uses_edges": len(graph.uses.indices),
         "groups": int((graph.group_k > 0).sum()),
         "can_fail": int(graph.can_fail.sum()),
         "targets": len(graph.default_targets),

@@ -64,7 +64,9 @@ class _StagePlan:
     requires: _Reduce | None
 
 
-_plans: weakref.WeakKeyDictionary[CompiledGraph, tuple[_StagePlan, ...]] = weakref.WeakKeyDictionary()
+_plans: weakref.WeakKeyDictionary[CompiledGraph, tuple[_StagePlan, ...]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _plan(graph: CompiledGraph) -> tuple[_StagePlan, ...]:
@@ -79,7 +81,11 @@ def _plan(graph: CompiledGraph) -> tuple[_StagePlan, ...]:
     all_needed = (k > 0) & (k == size)
     one_needed = (k == 1) & (size > 1)
     voting = (k > 1) & (k < size)
-    member_rows = [graph.members.row(i) if all_needed[i] else () for i in range(n)] if all_needed.any() else None
+    member_rows = (
+        [graph.members.row(i) if all_needed[i] else () for i in range(n)]
+        if all_needed.any()
+        else None
+    )
     any_adj = graph.requires
     if member_rows is not None:
         any_adj = CSR.from_lists(
@@ -90,7 +96,8 @@ def _plan(graph: CompiledGraph) -> tuple[_StagePlan, ...]:
     for stage in graph.stages:
         nodes = stage.nodes
         votes = tuple(
-            (int(i), graph.members.row(int(i)), int(size[i] - k[i] + 1)) for i in nodes[voting[nodes]]
+            (int(i), graph.members.row(int(i)), int(size[i] - k[i] + 1))
+            for i in nodes[voting[nodes]]
         )
         plans.append(
             _StagePlan(
@@ -177,7 +184,11 @@ def single_failures(candidates: np.ndarray, n: int) -> np.ndarray:
     """(n, W) failure bits where scenario j is the failure of candidates[j] alone."""
     failed = np.zeros((n, words_for(len(candidates))), dtype=np.uint64)
     j = np.arange(len(candidates))
-    np.bitwise_or.at(failed, (candidates, j // WORD_BITS), np.left_shift(np.uint64(1), (j % WORD_BITS).astype(np.uint64)))
+    np.bitwise_or.at(
+        failed,
+        (candidates, j // WORD_BITS),
+        np.left_shift(np.uint64(1), (j % WORD_BITS).astype(np.uint64)),
+    )
     return failed
 
 

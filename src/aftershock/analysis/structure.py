@@ -74,7 +74,8 @@ def resolve(graph: CompiledGraph, names: Iterable[str]) -> np.ndarray:
             raise AftershockError(
                 f"no component named '{name}' in the model",
                 file=graph.model.path,
-                hint=did_you_mean(name, graph.names) or "`aftershock validate MODEL` lists components",
+                hint=did_you_mean(name, graph.names)
+                or "`aftershock validate MODEL` lists components",
             )
         ids.append(graph.index[name])
     return np.asarray(ids, dtype=np.int64)
@@ -178,9 +179,14 @@ def hard_cycles(graph: CompiledGraph) -> list[list[str]]:
     size = graph.members.degree()
     all_needed = (graph.group_k > 0) & (graph.group_k == size)
     src = np.concatenate(
-        [np.repeat(np.arange(n), graph.requires.degree()), np.repeat(np.arange(n), np.where(all_needed, size, 0))]
+        [
+            np.repeat(np.arange(n), graph.requires.degree()),
+            np.repeat(np.arange(n), np.where(all_needed, size, 0)),
+        ]
     )
-    dst = np.concatenate([graph.requires.indices, graph.members.indices[np.repeat(all_needed, size)]])
+    dst = np.concatenate(
+        [graph.requires.indices, graph.members.indices[np.repeat(all_needed, size)]]
+    )
     m = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
     _, labels = connected_components(m, directed=True, connection="strong")
     counts = np.bincount(labels)
@@ -213,7 +219,9 @@ def criticality(graph: CompiledGraph, top: int | None = None) -> list[Criticalit
         for j, c in enumerate(block):
             hit = [graph.names[t] for t in target_ids[t_bits[:, j]]] if t_bits is not None else []
             ranked.append(
-                Criticality(graph.names[c], float(at_risk[j]), int(down_counts[j]), int(deg_counts[j]), hit)
+                Criticality(
+                    graph.names[c], float(at_risk[j]), int(down_counts[j]), int(deg_counts[j]), hit
+                )
             )
     ranked.sort(key=lambda c: (-c.revenue_per_hour_at_risk, -c.down_count, c.component))
     return ranked[:top] if top is not None else ranked
@@ -225,3 +233,28 @@ def _popcount_columns(rows: np.ndarray, scenarios: int) -> np.ndarray:
     for start in range(0, rows.shape[0], 4096):
         total += scenario_bits(rows[start : start + 4096], total.size).sum(axis=0)
     return total[:scenarios]
+
+
+def dependency_path(graph: CompiledGraph, source: str, target: str) -> list[str]:
+    """A shortest chain of hard dependencies from `source` down to `target` ([] if none).
+
+    It explains a SPOF: `dependency_path(g, "checkout", "ddb-dns")` names every hop between them.
+    """
+    start, goal = resolve(graph, [source, target])
+    parent = {int(start): -1}
+    frontier = [int(start)]
+    while frontier and int(goal) not in parent:
+        nxt = []
+        for node in frontier:
+            for dep in graph.hard.row(node):
+                if int(dep) not in parent:
+                    parent[int(dep)] = node
+                    nxt.append(int(dep))
+        frontier = nxt
+    if int(goal) not in parent:
+        return []
+    path, node = [], int(goal)
+    while node != -1:
+        path.append(graph.names[node])
+        node = parent[node]
+    return path[::-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +26,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How a command prints its result."""
 
     text = "text"
@@ -37,7 +37,7 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text
 ModelArg = Annotated[Path, typer.Argument(help="model file (YAML or JSON)", show_default=False)]
 
 
-def load_graph(path: Path):  # noqa: ANN201 - returns CompiledGraph; imported lazily for start-up speed
+def load_graph(path: Path):
     """Load, validate and compile a model file."""
     from aftershock.model.compile import compile_model
     from aftershock.model.load import load_model
@@ -71,7 +71,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except AftershockError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

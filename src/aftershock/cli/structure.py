@@ -15,7 +15,11 @@ def validate(model: ModelArg, fmt: FormatOption = OutputFormat.text) -> None:
     """Check a model file; print what it holds, or one located error (exit 2)."""
     graph = load_graph(model)
     summary = {"model": graph.model.name, "valid": True, "components": graph.n}
-    emit(summary, fmt, lambda s: console.print(f"[green]ok[/] {s['model']}: {s['components']} components"))
+    emit(
+        summary,
+        fmt,
+        lambda s: console.print(f"[green]ok[/] {s['model']}: {s['components']} components"),
+    )
 
 
 @app.command()

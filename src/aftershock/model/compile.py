@@ -108,8 +108,11 @@ class CompiledGraph:
     @cached_property
     def default_targets(self) -> list[str]:
         """Components a business cares about: those with `impact` or a `tier` tag."""
-        return [c for c, comp in zip(self.names, self.components, strict=True)
-                if comp.impact is not None or "tier" in comp.tags]
+        return [
+            c
+            for c, comp in zip(self.names, self.components, strict=True)
+            if comp.impact is not None or "tier" in comp.tags
+        ]
 
     def hard_descendants(self, sources: np.ndarray) -> np.ndarray:
         """Bool mask of every node reachable from `sources` along hard edges (sources included)."""
@@ -130,7 +133,9 @@ def _reach(adj: CSR, n: int, sources: np.ndarray) -> np.ndarray:
         lengths = ends - starts
         if not lengths.sum():
             break
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
         nxt = adj.indices[offsets]
         nxt = np.unique(nxt[~seen[nxt]])
         seen[nxt] = True
@@ -167,8 +172,10 @@ def compile_model(model: Model) -> CompiledGraph:
             members.append([])
     member_csr = CSR.from_lists(members)
 
-    def column(getter, default=np.nan) -> np.ndarray:  # noqa: ANN001
-        return np.array([(v if (v := getter(c)) is not None else default) for c in comps], dtype=float)
+    def column(getter, default=np.nan) -> np.ndarray:
+        return np.array(
+            [(v if (v := getter(c)) is not None else default) for c in comps], dtype=float
+        )
 
     hard = _union(requires, member_csr, n)
     scc, stages = _schedule(hard, n)
@@ -198,7 +205,9 @@ def _schedule(hard: CSR, n: int) -> tuple[np.ndarray, tuple[Stage, ...]]:
     """Strongly connected components and a level schedule of the condensation (dependencies first)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64), ()
-    m = csr_matrix((np.ones(len(hard.indices), dtype=np.int8), hard.indices, hard.indptr), shape=(n, n))
+    m = csr_matrix(
+        (np.ones(len(hard.indices), dtype=np.int8), hard.indices, hard.indptr), shape=(n, n)
+    )
     n_comp, labels = connected_components(m, directed=True, connection="strong")
     labels = labels.astype(np.int64)
     src = np.repeat(np.arange(n), hard.degree())
@@ -210,7 +219,11 @@ def _schedule(hard: CSR, n: int) -> tuple[np.ndarray, tuple[Stage, ...]]:
     # Condensation edges: component -> component it depends on.
     cross = labels[src] != labels[dst]
     csrc, cdst = labels[src[cross]], labels[dst[cross]]
-    pairs = np.unique(np.stack([csrc, cdst], axis=1), axis=0) if csrc.size else np.zeros((0, 2), np.int64)
+    pairs = (
+        np.unique(np.stack([csrc, cdst], axis=1), axis=0)
+        if csrc.size
+        else np.zeros((0, 2), np.int64)
+    )
     csrc, cdst = pairs[:, 0], pairs[:, 1]
     # Level = 1 + level of deepest dependency, peeled frontier by frontier (Kahn, vectorised).
     remaining = np.bincount(csrc, minlength=n_comp)
@@ -227,7 +240,9 @@ def _schedule(hard: CSR, n: int) -> tuple[np.ndarray, tuple[Stage, ...]]:
         lengths = ends - starts
         if lengths.sum() == 0:
             break
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
         parents = rev_src[offsets]
         np.subtract.at(remaining, parents, 1)
         cand = np.unique(parents)

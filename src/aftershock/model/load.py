@@ -33,7 +33,9 @@ class Model:
     origins: dict[str, Origin] = field(default_factory=dict)
     description: str | None = None
 
-    def locate(self, component: str, keys: tuple[Any, ...] = ()) -> tuple[str | None, int | None, int | None]:
+    def locate(
+        self, component: str, keys: tuple[Any, ...] = ()
+    ) -> tuple[str | None, int | None, int | None]:
         """(file, line, column) of `keys` inside a component's definition."""
         origin = self.origins.get(component)
         if origin is None:
@@ -41,10 +43,14 @@ class Model:
         line, column = origin.document.locate(origin.keys + keys)
         return origin.document.path, line, column
 
-    def error(self, message: str, component: str, keys: tuple[Any, ...] = (), hint: str | None = None) -> ModelError:
+    def error(
+        self, message: str, component: str, keys: tuple[Any, ...] = (), hint: str | None = None
+    ) -> ModelError:
         """A located error about one component (raise it)."""
         file, line, column = self.locate(component, keys)
-        return ModelError(message, file=file, line=line, column=column, component=component, hint=hint)
+        return ModelError(
+            message, file=file, line=line, column=column, component=component, hint=hint
+        )
 
 
 def load_model(path: str | Path) -> Model:
@@ -121,7 +127,7 @@ def _collect(
                 hint="include paths are relative to the file that includes them",
             )
         child = read_document(target)
-        _collect(child, _validate(child), components, origins, chain + (str(target),))
+        _collect(child, _validate(child), components, origins, (*chain, str(target)))
 
 
 def _validate(doc: Document) -> ModelFile:
@@ -230,9 +236,13 @@ def _check_references(model: Model) -> None:
                     f"unknown component '{ref}' in {keys[0]}",
                     name,
                     keys,
-                    hint=did_you_mean(ref, names) or "define it under `components:` or fix the name",
+                    hint=did_you_mean(ref, names)
+                    or "define it under `components:` or fix the name",
                 )
-        for group_key, members in (("any_of", component.any_of or []), ("k_of_n", _k_members(component))):
+        for group_key, members in (
+            ("any_of", component.any_of or []),
+            ("k_of_n", _k_members(component)),
+        ):
             seen: set[str] = set()
             for i, member in enumerate(members):
                 if member in seen:

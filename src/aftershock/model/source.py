@@ -68,7 +68,9 @@ def _child(node: yaml.Node, key: Any) -> yaml.Node | None:
         for k, v in node.value:
             if isinstance(k, yaml.ScalarNode) and k.value == str(key):
                 return v
-    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+    elif (
+        isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value)
+    ):
         return node.value[key]
     return None
 
@@ -79,7 +81,9 @@ def read_document(path: str | Path, *, text: str | None = None) -> Document:
     if text is None:
         p = Path(path)
         if not p.exists():
-            raise ModelError("file not found", file=path, hint="check the path and the current directory")
+            raise ModelError(
+                "file not found", file=path, hint="check the path and the current directory"
+            )
         if p.is_dir():
             raise ModelError("is a directory, not a model file", file=path)
         size = p.stat().st_size
@@ -125,7 +129,9 @@ def _parse(path: str, text: str) -> Any:
         raise ModelError(f"YAML error: {exc}", file=path) from None
     docs = [d for d in docs if d is not None]
     if not docs:
-        raise ModelError("the file holds no document", file=path, hint="a model starts with `version: 1`")
+        raise ModelError(
+            "the file holds no document", file=path, hint="a model starts with `version: 1`"
+        )
     if len(docs) > 1:
         raise ModelError("the file holds several YAML documents; a model is one", file=path)
     return docs[0]

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from aftershock.analysis.overview import Analysis
 from aftershock.analysis.structure import BlastRadius
+from aftershock.demo import DemoStory
 
 
 def money(value: float) -> str:
@@ -60,7 +61,9 @@ def print_analysis(console: Console, result: Analysis) -> None:
     )
     print_cycles(console, result.cycles)
     print_spofs(console, result.spofs)
-    table = Table(title="Largest blast radius (single failures, by revenue at risk)", header_style="bold")
+    table = Table(
+        title="Largest blast radius (single failures, by revenue at risk)", header_style="bold"
+    )
     table.add_column("component")
     table.add_column("revenue/hour at risk", justify="right")
     table.add_column("down", justify="right")
@@ -75,3 +78,49 @@ def print_analysis(console: Console, result: Analysis) -> None:
             ", ".join(row.targets_down) or "-",
         )
     console.print(table)
+
+
+def print_demo(console: Console, story: DemoStory) -> None:
+    """The demo's story in the order a newcomer needs it."""
+    console.rule(f"[bold]aftershock demo[/] — {story.model}")
+    console.print(
+        f"{story.components} components, {len(story.inherited)} of them inside AWS that the shop "
+        "never chose to depend on.\n"
+    )
+    console.print(
+        f"[bold]1. What can take {story.target} down on its own?[/] "
+        f"({money(story.target_revenue_per_hour)} per hour)"
+    )
+    console.print(
+        f"   {len(story.spofs)} single points of failure; [bold red]{len(story.hidden_spofs)}[/] of them "
+        f"are AWS internals: {', '.join(story.hidden_spofs)}"
+    )
+    console.print(
+        f"   The deepest is [bold red]{story.trigger}[/] — the DNS record "
+        f"[bold]{story.trigger_record}[/]:"
+    )
+    console.print("   " + " -> ".join(story.chain) + "\n")
+    blast = story.blast
+    console.print(
+        "[bold]2. On 2025-10-19 at 23:48 PDT that record went empty.[/] What goes with it:"
+    )
+    print_blast(console, blast)
+    console.print(
+        f"   Over the ~15 hours us-east-1 was impaired that is up to "
+        f"[bold red]{money(story.incident_cost)}[/] at risk."
+    )
+    if story.survivors:
+        console.print(f"   Still up: {', '.join(story.survivors)} (multi-region or independent).\n")
+    table = Table(
+        title="3. Where one failure costs most (revenue per hour at risk)", header_style="bold"
+    )
+    table.add_column("component")
+    table.add_column("at risk / hour", justify="right")
+    table.add_column("down", justify="right")
+    for row in story.ranking:
+        table.add_row(row.component, money(row.revenue_per_hour_at_risk), str(row.down_count))
+    console.print(table)
+    console.print(
+        "\nNext: [bold]aftershock analyze[/] MODEL, [bold]aftershock blast[/] MODEL COMPONENT, "
+        "[bold]aftershock spof[/] MODEL --target C — the demo model is at examples/acme-shop/."
+    )
