@@ -138,6 +138,7 @@ class Component(Strict):
     record: str | None = None
     ttl: Duration | None = None
     negative_ttl: Duration | None = None
+    serve_stale: Duration | None = None  # dns_record: resolvers keep the last good answer this long
     unavailability: Probability | None = None
     failure: Failure | None = None
     placement: Placement | None = None
@@ -201,6 +202,25 @@ class Component(Strict):
         return refs
 
 
+class CommonCause(Strict):
+    """An event that takes down every component placed in one provider, region or zone at once.
+
+    Without `failure`, the rate and duration come from the catalog's defaults for the scope.
+    """
+
+    provider: str | None = None
+    region: str | None = None
+    zone: str | None = None
+    description: str | None = None
+    failure: Failure | None = None
+
+    @model_validator(mode="after")
+    def _has_scope(self) -> CommonCause:
+        if self.provider is None and self.region is None and self.zone is None:
+            raise ValueError("a common cause needs a scope: provider, region or zone")
+        return self
+
+
 class ModelFile(Strict):
     """A model file: the root file of a model or a file it includes."""
 
@@ -209,6 +229,7 @@ class ModelFile(Strict):
     description: str | None = None
     include: list[Name] = []
     components: dict[Name, Component] = {}
+    common_causes: dict[Name, CommonCause] = {}
 
 
 def json_schema() -> dict[str, Any]:
