@@ -129,8 +129,8 @@ class Component(Strict):
 
     kind: Literal[KINDS] | None = None  # type: ignore[valid-type]
     description: str | None = None
-    requires: list[Name] = []
-    uses: list[Name] = []
+    requires: list[Name] = Field(default_factory=list)
+    uses: list[Name] = Field(default_factory=list)
     any_of: list[Name] | None = None
     k_of_n: KOfN | None = None
     failover: Duration | None = None
@@ -143,10 +143,10 @@ class Component(Strict):
     failure: Failure | None = None
     placement: Placement | None = None
     impact: Impact | None = None
-    tags: dict[str, Scalar] = {}
+    tags: dict[str, Scalar] = Field(default_factory=dict)
     capacity: Capacity | None = None
     load: Load | None = None
-    calls: dict[Name, Calls] = {}
+    calls: dict[Name, Calls] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Component:
@@ -227,8 +227,8 @@ class ModelFile(Strict):
     version: Literal[1] = 1
     name: str | None = None
     description: str | None = None
-    include: list[Name] = []
-    components: dict[Name, Component] = {}
+    include: list[Name] = Field(default_factory=list)
+    components: dict[Name, Component] = Field(default_factory=dict)
     common_causes: dict[Name, CommonCause] = {}
 
 
