@@ -16,11 +16,11 @@ import networkx as nx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import write_model  # noqa: E402
+from generate import write_model
 
-from aftershock.analysis.structure import all_single_points_of_failure  # noqa: E402
-from aftershock.model.compile import CompiledGraph, compile_model  # noqa: E402
-from aftershock.model.load import load_model  # noqa: E402
+from aftershock.analysis.structure import all_single_points_of_failure
+from aftershock.model.compile import CompiledGraph, compile_model
+from aftershock.model.load import load_model
 
 
 def naive_spofs(graph: CompiledGraph) -> dict[str, list[str]]:
