@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from aftershock.errors import ModelError, did_you_mean
-from aftershock.model.schema import KINDS, Component, ModelFile
+from aftershock.model.schema import KINDS, CommonCause, Component, ModelFile
 from aftershock.model.source import Document, read_document
 
 
@@ -32,6 +32,7 @@ class Model:
     components: dict[str, Component]
     origins: dict[str, Origin] = field(default_factory=dict)
     description: str | None = None
+    common_causes: dict[str, CommonCause] = field(default_factory=dict)
 
     def locate(
         self, component: str, keys: tuple[Any, ...] = ()
@@ -68,13 +69,15 @@ def _build(root: Document) -> Model:
     root_file = _validate(root)
     components: dict[str, Component] = {}
     origins: dict[str, Origin] = {}
-    _collect(root, root_file, components, origins, chain=(_realpath(root.path),))
+    causes: dict[str, CommonCause] = {}
+    _collect(root, root_file, components, origins, causes, chain=(_realpath(root.path),))
     model = Model(
         name=root_file.name or Path(root.path).stem,
         path=root.path,
         components=components,
         origins=origins,
         description=root_file.description,
+        common_causes=causes,
     )
     _check_references(model)
     return model
@@ -89,8 +92,20 @@ def _collect(
     file: ModelFile,
     components: dict[str, Component],
     origins: dict[str, Origin],
+    causes: dict[str, CommonCause],
     chain: tuple[str, ...],
 ) -> None:
+    for name, cause in file.common_causes.items():
+        if name in causes:
+            line, col = doc.locate_key(("common_causes", name))
+            raise ModelError(
+                f"common cause '{name}' is defined twice",
+                file=doc.path,
+                line=line,
+                column=col,
+                hint="names of common causes are global across included files; rename one",
+            )
+        causes[name] = cause
     for name, component in file.components.items():
         if name in components:
             first = origins[name].document
@@ -127,7 +142,7 @@ def _collect(
                 hint="include paths are relative to the file that includes them",
             )
         child = read_document(target)
-        _collect(child, _validate(child), components, origins, (*chain, str(target)))
+        _collect(child, _validate(child), components, origins, causes, (*chain, str(target)))
 
 
 def _validate(doc: Document) -> ModelFile:
