@@ -79,6 +79,9 @@ def _build(root: Document) -> Model:
         description=root_file.description,
         common_causes=causes,
     )
+    from aftershock.catalog.providers import expand_model_references  # provider:service@region
+
+    expand_model_references(model)
     _check_references(model)
     return model
 
