@@ -38,13 +38,16 @@ class Capacity(_Strict):
     def _rate_or_workers(self) -> Capacity:
         if self.rps is None and (self.workers is None or self.latency is None):
             raise ValueError("give capacity as rps, or as workers with a latency")
+        if self.latency is not None and self.latency.base <= 0 and self.latency.per_inflight <= 0:
+            raise ValueError("latency.base must be above 0 (the service time of one request)")
         return self
 
 
 class Load(_Strict):
-    """Organic open-loop load entering at this component."""
+    """Organic open-loop load entering at this component; its clients give up after `timeout`."""
 
     rps: Annotated[float, Field(ge=0)]
+    timeout: Duration | None = None
 
 
 class Backoff(_Strict):
@@ -55,9 +58,78 @@ class Backoff(_Strict):
     jitter: Literal["full", "none"] = "full"
 
 
+class RetryBudget(_Strict):
+    """Adaptive retry token bucket (Brooker 2022): each success earns `ratio` tokens, a retry costs 1."""
+
+    ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+    burst: Annotated[float, Field(ge=0)] = 100.0
+
+
+class CircuitBreaker(_Strict):
+    """Stop calling while the recent failure share is above `threshold`; probe again after `open_for`."""
+
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    window: Duration = 10.0
+    open_for: Duration = 30.0
+
+
 class Calls(_Strict):
-    """How a component calls one dependency: timeout, attempts, backoff."""
+    """How a component calls one dependency: timeout, attempts, backoff, retry budget, breaker.
+
+    `per_request` is how many calls one request of the caller makes to this dependency.
+    """
 
     timeout: Duration = 5.0
-    attempts: Annotated[int, Field(ge=1)] = 1
+    attempts: Annotated[int, Field(ge=1, le=100)] = 1
     backoff: Backoff = Backoff()
+    per_request: Annotated[float, Field(gt=0)] = 1.0
+    retry_budget: RetryBudget | None = None
+    circuit_breaker: CircuitBreaker | None = None
+
+
+class Connections(_Strict):
+    """Share of this component's traffic riding on already-open connections (no fresh DNS lookup)."""
+
+    pooled: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class Lease(_Strict):
+    """Leases this component holds on `hosts` hosts, renewed through `via` (default: its own deps).
+
+    A lease lapses `lifetime` after its last successful renewal. Re-establishing one is a job in this
+    component's queue that is useless if not served within `work_timeout`; the manager re-queues
+    missing leases every `scan_every` (default: the work timeout).
+    """
+
+    hosts: Annotated[int, Field(ge=1)]
+    lifetime: Duration
+    work_timeout: Duration
+    via: str | None = None
+    scan_every: Duration | None = None
+
+
+class Backlog(_Strict):
+    """Work produced at `rate` per second, processed at `drain_rps` while dependencies are up.
+
+    Consumers of the resulting state fail while the backlog's delay exceeds `tolerance`.
+    """
+
+    rate: Annotated[float, Field(ge=0)]
+    drain_rps: Annotated[float, Field(gt=0)]
+    tolerance: Duration
+
+
+class HealthCheck(_Strict):
+    """Health checks on `checks` (default: this component) that may remove capacity automatically.
+
+    Every `interval`, targets in service whose check does not answer within `timeout` are removed
+    (when `failover` is on) and removed targets that pass are returned; `max_removal` limits the
+    share of capacity removed per interval (a velocity limit); `check_rps` is the checker's own load.
+    """
+
+    checks: str | None = None
+    interval: Duration = 10.0
+    timeout: Duration = 2.0
+    failover: bool = True
+    max_removal: Annotated[float, Field(gt=0, le=1)] | None = None
+    check_rps: Annotated[float, Field(ge=0)] = 0.0

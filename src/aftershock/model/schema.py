@@ -7,7 +7,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from aftershock.model.durations import DURATION_PATTERN, parse_duration
-from aftershock.model.dynamics import Calls, Capacity, Load
+from aftershock.model.dynamics import (
+    Backlog,
+    Calls,
+    Capacity,
+    Connections,
+    HealthCheck,
+    Lease,
+    Load,
+)
 
 KINDS = (
     "service",
@@ -147,6 +155,10 @@ class Component(Strict):
     capacity: Capacity | None = None
     load: Load | None = None
     calls: dict[Name, Calls] = Field(default_factory=dict)
+    connections: Connections | None = None
+    lease: Lease | None = None
+    backlog: Backlog | None = None
+    healthcheck: HealthCheck | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Component:
@@ -199,6 +211,10 @@ class Component(Strict):
         if self.resolves is not None:
             refs.append((("resolves",), self.resolves))
         refs += [(("calls", n), n) for n in self.calls]
+        if self.lease is not None and self.lease.via is not None:
+            refs.append((("lease", "via"), self.lease.via))
+        if self.healthcheck is not None and self.healthcheck.checks is not None:
+            refs.append((("healthcheck", "checks"), self.healthcheck.checks))
         return refs
 
 
