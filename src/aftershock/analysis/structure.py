@@ -222,17 +222,17 @@ def criticality(graph: CompiledGraph, top: int | None = None) -> list[Criticalit
         # Keep the ties at the cut so the tie-break by blast size below sees all of them.
         cut = at_risk[order[top - 1]] if top > 0 else np.inf
         order = order[(at_risk[order] >= cut)][: max(5 * top, 100)]
-    targets = set(graph.default_targets)
     ranked = []
     for j in order:
         blast = blast_radius(graph, [graph.names[candidates[j]]])
+        down = set(blast.down)
         ranked.append(
             Criticality(
                 component=graph.names[candidates[j]],
                 revenue_per_hour_at_risk=float(at_risk[j]),
                 down_count=len(blast.down),
                 degraded_count=len(blast.degraded),
-                targets_down=[t for t in graph.default_targets if t in set(blast.down) & targets],
+                targets_down=[t for t in graph.default_targets if t in down],
             )
         )
     ranked.sort(key=lambda c: (-c.revenue_per_hour_at_risk, -c.down_count, c.component))
