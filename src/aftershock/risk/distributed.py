@@ -1,0 +1,74 @@
+"""Running chunks of trials on Dask: a local cluster by default, or an existing scheduler.
+
+The chunking and the seed of every chunk are fixed before anything is sent (summary.chunk_sizes,
+one random stream per chunk and source), and results are merged in chunk order on the client, so
+the answer is the same for any number of workers, and the same as the local backend's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aftershock.errors import AftershockError
+from aftershock.risk.montecarlo import RiskPlan
+from aftershock.risk.summary import ChunkResult, run_chunk
+
+
+def run_on_dask(
+    plans: list[RiskPlan],
+    seed: int,
+    sizes: list[int],
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    processes: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ChunkResult:
+    """Run every chunk on a Dask cluster and merge the results in chunk order."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise AftershockError(
+            "the dask backend needs dask and distributed",
+            hint="pip install 'aftershock[dask]', or use --backend local",
+        ) from None
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="10s")
+        else:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=processes,
+                host="127.0.0.1", dashboard_address=None,
+            )
+            client = Client(cluster)
+    except (OSError, TimeoutError) as exc:
+        raise AftershockError(
+            f"cannot reach the Dask scheduler {scheduler or '(local cluster)'}: {exc}",
+            hint="check the address (tcp://host:8786) or leave --scheduler out for a local cluster",
+        ) from None
+    try:
+        [shared] = client.scatter([plans], broadcast=True)
+        futures = [
+            client.submit(run_chunk, shared, seed, i, n, key=f"aftershock-risk-{seed}-{i}-{n}", pure=False)
+            for i, n in enumerate(sizes)
+        ]
+        pending: dict[int, ChunkResult] = {}
+        merged: ChunkResult | None = None
+        next_chunk = 0
+        for future in as_completed(futures):
+            result: ChunkResult = future.result()
+            future.release()
+            pending[result.chunk] = result
+            if progress is not None:
+                progress(sizes[result.chunk])
+            while next_chunk in pending:  # merge the contiguous prefix: always in chunk order
+                part = pending.pop(next_chunk)
+                merged = part if merged is None else merged.merge(part)
+                next_chunk += 1
+        assert merged is not None and not pending
+        return merged
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

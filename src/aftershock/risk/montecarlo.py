@@ -1,0 +1,384 @@
+"""Monte Carlo of outages through time: sample failures, propagate them, add up downtime and loss.
+
+One chunk of trials at a time. Each trial samples the outages of every failure source over the
+horizon (profiles.py). The horizon of a trial is cut into elementary segments between consecutive
+change points (an outage starting or ending); inside a segment the set of failed things is fixed,
+so the static semantics decide what is down and degraded (analysis/propagation.py).
+
+- A segment where exactly one source is active takes its states from a table computed once per
+  plan (one static propagation per source): most segments of a realistic year are like this.
+- The other segments are evaluated bit-parallel: bit g of a row is segment g, so one
+  `propagate_down` pass over uint64 words evaluates 64 segments per word operation.
+- A redundancy group with `failover` is down for that long each time one of its active members
+  (the first k members that are up, in the order listed) goes down while the group was up. Those
+  windows are found from the members' states and added as outages of the group; passes repeat
+  until no new window appears (nested failover groups need one pass per level).
+
+Loss per trial and target: revenue_per_hour x down hours + degraded_loss x revenue_per_hour x
+degraded hours. Each segment's loss is attributed to the sources active in it that can reach the
+target (hard edges for down, any edge for degraded), in equal shares: the contributors add up to
+the total loss exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aftershock.analysis.propagation import propagate_degraded, propagate_down, words_for
+from aftershock.model.compile import CSR, CompiledGraph
+from aftershock.risk.profiles import SECONDS_PER_YEAR, FailureProfile, FailureSource
+
+MS = 1000  # event times are integer milliseconds inside a trial
+WARMUP_QUANTILE = 0.9999  # outages may start before the horizon: stationary from t = 0
+
+
+@dataclass(frozen=True)
+class FailoverGroup:
+    """A redundancy group whose switch-over takes `failover_s` (down meanwhile)."""
+
+    component: int
+    members: np.ndarray  # component ids, in the order listed (first ones are active)
+    k: int
+    failover_s: float
+    source: int  # index of the failure source that carries its failover windows
+
+
+@dataclass(frozen=True, eq=False)
+class RiskPlan:
+    """Everything a chunk of trials needs: the graph, its failure sources and targets, precomputed."""
+
+    graph: CompiledGraph
+    sources: tuple[FailureSource, ...]  # model sources, then one per failover group
+    targets: np.ndarray  # component ids
+    horizon_s: float
+    failover: tuple[FailoverGroup, ...]
+    watch: np.ndarray  # component ids whose state per segment is kept (targets, group members)
+    alone_down: np.ndarray  # (sources, watch) state of each watched component, one source active
+    alone_degraded: np.ndarray
+    reaches_hard: np.ndarray  # (sources, targets): the source can take the target down
+    reaches_any: np.ndarray  # (sources, targets): ... or degrade it
+    revenue_per_hour: np.ndarray  # per target
+    degraded_loss: np.ndarray  # per target
+    notes: tuple[str, ...] = ()
+    _fails: tuple[np.ndarray, ...] = field(default=(), repr=False)
+
+    @property
+    def target_names(self) -> list[str]:
+        """Names of the targets, in column order."""
+        return [self.graph.names[i] for i in self.targets]
+
+    @property
+    def model_sources(self) -> int:
+        """Number of sources sampled from profiles (the rest are failover windows)."""
+        return len(self.sources) - len(self.failover)
+
+
+def plan_risk(
+    graph: CompiledGraph,
+    sources: list[FailureSource],
+    targets: list[str],
+    horizon_s: float,
+    notes: list[str] | None = None,
+) -> RiskPlan:
+    """Precompute the tables a chunk of trials reads (one static propagation per source)."""
+    n = graph.n
+    target_ids = graph.ids(targets)
+    failover = []
+    all_sources = list(sources)
+    for i in np.flatnonzero((graph.failover_s > 0) & (graph.group_k > 0)):
+        all_sources.append(
+            FailureSource(f"failover of {graph.names[i]}", "failover", (int(i),),
+                          FailureProfile(0.0, float(graph.failover_s[i]), 0.0, "model: failover"),
+                          f"failover:{graph.names[i]}")
+        )
+        failover.append(FailoverGroup(int(i), graph.members.row(int(i)).copy(), int(graph.group_k[i]),
+                                      float(graph.failover_s[i]), len(all_sources) - 1))
+    watch = np.unique(np.concatenate([target_ids] + [g.members for g in failover] + [np.zeros(0, np.int64)]))
+    n_src = len(all_sources)
+    failed = np.zeros((n, words_for(max(n_src, 1))), dtype=np.uint64)
+    for s, src in enumerate(all_sources):
+        failed[list(src.components), s // 64] |= np.uint64(1) << np.uint64(s % 64)
+    down = propagate_down(graph, failed)
+    degraded = propagate_degraded(graph, down)
+    alone_down = _bits(down[watch], n_src).T.copy()
+    alone_degraded = _bits(degraded[watch], n_src).T.copy()
+    hard_reach = np.stack([graph.hard_descendants(np.array([t])) for t in target_ids], axis=1) \
+        if len(target_ids) else np.zeros((n, 0), bool)
+    any_adj = CSR.from_lists([list(graph.hard.row(i)) + list(graph.uses.row(i)) for i in range(n)])
+    from aftershock.model.compile import _reach
+
+    any_reach = np.stack([_reach(any_adj, n, np.array([t])) for t in target_ids], axis=1) \
+        if len(target_ids) else np.zeros((n, 0), bool)
+    fails = tuple(np.asarray(src.components, dtype=np.int64) for src in all_sources)
+    return RiskPlan(
+        graph=graph,
+        sources=tuple(all_sources),
+        targets=target_ids,
+        horizon_s=float(horizon_s),
+        failover=tuple(failover),
+        watch=watch,
+        alone_down=alone_down,
+        alone_degraded=alone_degraded,
+        reaches_hard=np.stack([hard_reach[f].any(axis=0) for f in fails]) if fails else np.zeros((0, len(target_ids)), bool),
+        reaches_any=np.stack([any_reach[f].any(axis=0) for f in fails]) if fails else np.zeros((0, len(target_ids)), bool),
+        revenue_per_hour=graph.revenue_per_hour[target_ids].copy(),
+        degraded_loss=graph.degraded_loss[target_ids].copy(),
+        notes=tuple(notes or ()),
+        _fails=fails,
+    )
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique hashes in NumPy 2, several times slower on int64 here)."""
+    values = np.sort(values)
+    if values.size:
+        keep = np.empty(values.size, bool)
+        keep[0] = True
+        np.not_equal(values[1:], values[:-1], out=keep[1:])
+        values = values[keep]
+    return values
+
+
+def _bits(rows: np.ndarray, count: int) -> np.ndarray:
+    """(m, W) uint64 -> (m, count) bool."""
+    bits = np.unpackbits(np.ascontiguousarray(rows).view(np.uint8), axis=-1, bitorder="little")
+    return bits[..., :count].astype(bool)
+
+
+@dataclass
+class TrialOutcomes:
+    """Per-trial results of one chunk: arrays of shape (trials, targets) unless said otherwise."""
+
+    down_hours: np.ndarray
+    degraded_hours: np.ndarray
+    incidents: np.ndarray
+    loss: np.ndarray
+    contributions: np.ndarray  # (trials, sources): loss attributed to each source
+    contributions_by_target: np.ndarray  # (targets, sources) summed over the chunk's trials
+    segments: int = 0  # elementary segments evaluated (work done, for benchmarks)
+    multi_segments: int = 0  # of which evaluated bit-parallel
+
+    @property
+    def total_loss(self) -> np.ndarray:
+        """Loss per trial over all targets."""
+        return self.loss.sum(axis=1)
+
+
+# --- sampling --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outages:
+    """Outages of one chunk: trial, source, start and end in integer milliseconds."""
+
+    trial: np.ndarray
+    source: np.ndarray
+    start_ms: np.ndarray
+    end_ms: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list[Outages]) -> Outages:
+        """All outages of several parts."""
+        if not parts:
+            z = np.zeros(0, np.int64)
+            return cls(z, z.copy(), z.copy(), z.copy())
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("trial", "source", "start_ms", "end_ms")))
+
+
+def sample_outages(plan: RiskPlan, seed: int, chunk: int, trials: int) -> Outages:
+    """The outages of every profiled source in one chunk; one random stream per (chunk, source)."""
+    horizon = plan.horizon_s
+    parts = []
+    for s, src in enumerate(plan.sources[: plan.model_sources]):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk, src.stream_id)))
+        prof = src.profile
+        if prof.always_failed:
+            trial = np.arange(trials, dtype=np.int64)
+            start, end = np.zeros(trials), np.full(trials, horizon)
+        else:
+            tail = src.dns.negative_tail_s if src.dns else 0.0
+            warmup = prof.duration_quantile_s(WARMUP_QUANTILE) + tail
+            rate_per_s = prof.rate_per_year / SECONDS_PER_YEAR
+            counts = rng.poisson(rate_per_s * (horizon + warmup), size=trials)
+            total = int(counts.sum())
+            trial = np.repeat(np.arange(trials, dtype=np.int64), counts)
+            start = rng.uniform(-warmup, horizon, size=total)
+            duration = prof.sample_durations_s(rng, total)
+            if src.dns is not None:
+                start, end = src.dns.visible(start, duration)
+            else:
+                end = start + duration
+        keep = (end > 0) & (start < horizon) & (end > start)
+        s_ms = np.rint(np.clip(start[keep], 0, horizon) * MS).astype(np.int64)
+        e_ms = np.rint(np.clip(end[keep], 0, horizon) * MS).astype(np.int64)
+        ok = e_ms > s_ms
+        parts.append(Outages(trial[keep][ok], np.full(int(ok.sum()), s, np.int64), s_ms[ok], e_ms[ok]))
+    return Outages.concat(parts)
+
+
+# --- propagation through time ----------------------------------------------------------------------
+
+
+@dataclass
+class Segments:
+    """Elementary segments of the trials that have outages, and the watched states in each."""
+
+    trial: np.ndarray
+    start_ms: np.ndarray
+    length_ms: np.ndarray
+    first: np.ndarray  # first segment of its trial
+    single: np.ndarray  # index of the one active source, -1 if none or several
+    down: np.ndarray  # (watch, segments) bool
+    degraded: np.ndarray
+    pair_source: np.ndarray  # (source, segment) pairs active in multi-source segments
+    pair_segment: np.ndarray
+
+
+def evaluate_segments(plan: RiskPlan, outages: Outages) -> Segments:
+    """Cut every trial at its change points and find the watched states in every segment."""
+    horizon_ms = round(plan.horizon_s * MS)
+    span = horizon_ms + 1
+    t, s, e, src = outages.trial, outages.start_ms, outages.end_ms, outages.source
+    inside = e < horizon_ms
+    points = _sorted_unique(np.concatenate([t * span, t * span + s, t[inside] * span + e[inside]]))
+    seg_trial = points // span
+    seg_start = points - seg_trial * span
+    nxt = np.empty_like(points)
+    nxt[:-1] = points[1:]
+    last = np.ones(len(points), bool)
+    last[:-1] = seg_trial[1:] != seg_trial[:-1]
+    seg_end = np.where(last, horizon_ms, nxt - seg_trial * span)
+    first = np.ones(len(points), bool)
+    first[1:] = last[:-1]
+    n_seg = len(points)
+    a = np.searchsorted(points, t * span + s)
+    b = np.searchsorted(points, t * span + e)
+    # Active sources per segment: a difference array of counts, and of ids (exact when count is 1).
+    count = np.zeros(n_seg + 1, np.int64)
+    ident = np.zeros(n_seg + 1, np.int64)
+    np.add.at(count, a, 1)
+    np.add.at(count, b, -1)
+    np.add.at(ident, a, src)
+    np.add.at(ident, b, -src)
+    count = np.cumsum(count[:-1])
+    ident = np.cumsum(ident[:-1])
+    single = np.where(count == 1, ident, -1)
+    n_watch = len(plan.watch)
+    down = np.zeros((n_watch, n_seg), bool)
+    degraded = np.zeros((n_watch, n_seg), bool)
+    is_single = single >= 0
+    down[:, is_single] = plan.alone_down[single[is_single]].T
+    degraded[:, is_single] = plan.alone_degraded[single[is_single]].T
+    # Multi-source segments: which sources cover which of them, then one bit-parallel pass.
+    multi = count >= 2
+    pair_source = pair_segment = np.zeros(0, np.int64)
+    if multi.any():
+        lengths = b - a
+        offsets = np.repeat(a - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        pair_src_all = np.repeat(src, lengths)
+        keep = multi[offsets]
+        local_of = np.cumsum(multi) - 1
+        m_seg = int(multi.sum())
+        key = _sorted_unique(pair_src_all[keep] * m_seg + local_of[offsets[keep]])
+        pair_source, pair_local = key // m_seg, key % m_seg
+        active = np.zeros((len(plan.sources), words_for(m_seg) * 64), bool)
+        active[pair_source, pair_local] = True
+        packed = np.packbits(active, axis=1, bitorder="little").view(np.uint64)
+        failed = np.zeros((plan.graph.n, packed.shape[1]), np.uint64)
+        for i in np.flatnonzero(packed.any(axis=1)):
+            failed[plan._fails[i]] |= packed[i]
+        down_bits = propagate_down(plan.graph, failed)
+        degraded_bits = propagate_degraded(plan.graph, down_bits)
+        where = np.flatnonzero(multi)
+        down[:, where] = _bits(down_bits[plan.watch], m_seg)
+        degraded[:, where] = _bits(degraded_bits[plan.watch], m_seg)
+        pair_segment = where[pair_local]
+    return Segments(seg_trial, seg_start, seg_end - seg_start, first, single, down, degraded,
+                    pair_source, pair_segment)
+
+
+def failover_windows(plan: RiskPlan, seg: Segments) -> Outages:
+    """Failover windows: each time an active member of a group goes down while the group was up."""
+    horizon_ms = round(plan.horizon_s * MS)
+    parts = []
+    row_of = {int(c): r for r, c in enumerate(plan.watch)}
+    for group in plan.failover:
+        member_down = seg.down[[row_of[int(m)] for m in group.members]]
+        prev_down = np.roll(member_down, 1, axis=1)
+        prev_up = ~prev_down
+        active_prev = prev_up & (np.cumsum(prev_up, axis=0) <= group.k)
+        group_up_prev = prev_up.sum(axis=0) >= group.k
+        lost = (active_prev & member_down).any(axis=0) & group_up_prev & ~seg.first
+        start = seg.start_ms[lost]
+        end = np.minimum(start + round(group.failover_s * MS), horizon_ms)
+        parts.append(Outages(seg.trial[lost], np.full(len(start), group.source, np.int64), start, end))
+    return Outages.concat(parts)
+
+
+def simulate_chunk(plan: RiskPlan, seed: int, chunk: int, trials: int) -> TrialOutcomes:
+    """Simulate `trials` years (horizons) of chunk number `chunk` of a run seeded with `seed`."""
+    outages = sample_outages(plan, seed, chunk, trials)
+    windows = Outages.concat([])
+    for _ in range(len(plan.failover) + 2):
+        seg = evaluate_segments(plan, Outages.concat([outages, windows]))
+        if not plan.failover:
+            break
+        found = failover_windows(plan, seg)
+        if len(found.trial) == len(windows.trial):
+            break  # windows only ever grow between passes: same count, same windows
+        windows = found
+    return _outcomes(plan, seg, trials)
+
+
+def _outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
+    n_t, n_src = len(plan.targets), len(plan.sources)
+    row_of = {int(c): r for r, c in enumerate(plan.watch)}
+    rows = [row_of[int(t)] for t in plan.targets]
+    hours = seg.length_ms / (MS * 3600.0)
+    down = seg.down[rows]
+    degraded = seg.degraded[rows] & ~down
+    down_h = np.zeros((trials, n_t))
+    degraded_h = np.zeros((trials, n_t))
+    incidents = np.zeros((trials, n_t), np.int64)
+    contributions = np.zeros(trials * n_src)
+    by_target = np.zeros((n_t, n_src))
+    prev = np.roll(down, 1, axis=1)
+    prev[:, seg.first] = False
+    single = seg.single >= 0
+    multi_pairs = len(seg.pair_source) > 0
+    for j in range(n_t):
+        down_h[:, j] = np.bincount(seg.trial, weights=hours * down[j], minlength=trials)
+        degraded_h[:, j] = np.bincount(seg.trial, weights=hours * degraded[j], minlength=trials)
+        incidents[:, j] = np.bincount(seg.trial, weights=down[j] & ~prev[j], minlength=trials).astype(np.int64)
+        rev = plan.revenue_per_hour[j]
+        loss_down = hours * down[j] * rev
+        loss_degraded = hours * degraded[j] * rev * plan.degraded_loss[j]
+        if rev == 0:
+            continue
+        # Segments with one active source: all of the segment's loss is that source's.
+        w = (loss_down + loss_degraded)[single]
+        key = seg.trial[single] * n_src + seg.single[single]
+        part = np.bincount(key, weights=w, minlength=trials * n_src)
+        if multi_pairs:
+            for loss, reach in ((loss_down, plan.reaches_hard[:, j]), (loss_degraded, plan.reaches_any[:, j])):
+                relevant = reach[seg.pair_source]
+                share = np.bincount(seg.pair_segment[relevant], minlength=len(seg.trial))
+                ps = seg.pair_segment[relevant]
+                w = loss[ps] / np.maximum(share[ps], 1)
+                part += np.bincount(seg.trial[ps] * n_src + seg.pair_source[relevant], weights=w,
+                                    minlength=trials * n_src)
+        contributions += part
+        by_target[j] = part.reshape(trials, n_src).sum(axis=0)
+    loss = down_h * plan.revenue_per_hour + degraded_h * plan.revenue_per_hour * plan.degraded_loss
+    return TrialOutcomes(
+        down_hours=down_h,
+        degraded_hours=degraded_h,
+        incidents=incidents,
+        loss=loss,
+        contributions=contributions.reshape(trials, n_src),
+        contributions_by_target=by_target,
+        segments=len(seg.trial),
+        multi_segments=int(np.unique(seg.pair_segment).size),
+    )

@@ -1,0 +1,101 @@
+"""What one chunk of trials leaves behind: mergeable summaries of its outcomes (no per-trial arrays)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aftershock.risk.montecarlo import RiskPlan, TrialOutcomes, simulate_chunk
+from aftershock.risk.statistics import Distribution, Moments
+
+
+@dataclass
+class ChunkSummary:
+    """Summaries of the trials of one or more chunks of one plan."""
+
+    trials: int
+    down_hours: list[Distribution]  # one per target
+    degraded_hours: list[Distribution]
+    incidents: list[Distribution]
+    loss: list[Distribution]
+    total_loss: Distribution
+    contributions: list[Moments]  # one per failure source
+    contributions_by_target: np.ndarray  # (targets, sources), summed over trials
+    segments: int
+    multi_segments: int
+
+    @classmethod
+    def of(cls, out: TrialOutcomes) -> ChunkSummary:
+        """Summarise one chunk's outcomes."""
+        n_t = out.loss.shape[1]
+        return cls(
+            trials=out.loss.shape[0],
+            down_hours=[Distribution.of(out.down_hours[:, j]) for j in range(n_t)],
+            degraded_hours=[Distribution.of(out.degraded_hours[:, j]) for j in range(n_t)],
+            incidents=[Distribution.of(out.incidents[:, j], integer=True) for j in range(n_t)],
+            loss=[Distribution.of(out.loss[:, j]) for j in range(n_t)],
+            total_loss=Distribution.of(out.total_loss),
+            contributions=[Moments.of(out.contributions[:, s]) for s in range(out.contributions.shape[1])],
+            contributions_by_target=out.contributions_by_target,
+            segments=out.segments,
+            multi_segments=out.multi_segments,
+        )
+
+    def merge(self, other: ChunkSummary) -> ChunkSummary:
+        """Summary of both (merge in chunk order for results independent of the workers)."""
+
+        def pairwise(a: list, b: list) -> list:
+            return [x.merge(y) for x, y in zip(a, b, strict=True)]
+
+        return ChunkSummary(
+            trials=self.trials + other.trials,
+            down_hours=pairwise(self.down_hours, other.down_hours),
+            degraded_hours=pairwise(self.degraded_hours, other.degraded_hours),
+            incidents=pairwise(self.incidents, other.incidents),
+            loss=pairwise(self.loss, other.loss),
+            total_loss=self.total_loss.merge(other.total_loss),
+            contributions=pairwise(self.contributions, other.contributions),
+            contributions_by_target=self.contributions_by_target + other.contributions_by_target,
+            segments=self.segments + other.segments,
+            multi_segments=self.multi_segments + other.multi_segments,
+        )
+
+
+@dataclass
+class ChunkResult:
+    """One chunk evaluated under several plans with the same random numbers.
+
+    `summaries[0]` is the baseline; `loss_removed[i]` holds the per-trial paired differences
+    baseline - plan i of the total loss (common random numbers make them much tighter than the
+    difference of two independent estimates).
+    """
+
+    chunk: int
+    summaries: list[ChunkSummary]
+    loss_removed: list[Moments]
+
+    def merge(self, other: ChunkResult) -> ChunkResult:
+        """Both chunks' results."""
+        return ChunkResult(
+            min(self.chunk, other.chunk),
+            [a.merge(b) for a, b in zip(self.summaries, other.summaries, strict=True)],
+            [a.merge(b) for a, b in zip(self.loss_removed, other.loss_removed, strict=True)],
+        )
+
+
+def run_chunk(plans: list[RiskPlan], seed: int, chunk: int, trials: int) -> ChunkResult:
+    """Simulate one chunk under every plan (same seed and chunk: same outages where sources agree)."""
+    outcomes = [simulate_chunk(plan, seed, chunk, trials) for plan in plans]
+    base = outcomes[0].total_loss
+    return ChunkResult(
+        chunk,
+        [ChunkSummary.of(o) for o in outcomes],
+        [Moments.of(base - o.total_loss) for o in outcomes],
+    )
+
+
+def chunk_sizes(trials: int, chunk_trials: int) -> list[int]:
+    """Trials in each chunk: fixed by the total and the chunk size, never by the workers."""
+    full, rest = divmod(trials, chunk_trials)
+    return [chunk_trials] * full + ([rest] if rest else [])
