@@ -23,7 +23,7 @@ from aftershock.analysis.propagation import (
     single_failures,
 )
 from aftershock.errors import AftershockError, did_you_mean
-from aftershock.model.compile import CompiledGraph
+from aftershock.model.compile import CompiledGraph, reachable, union_edges
 
 # Memory for one block of single-failure scenarios: rows x words x 8 bytes.
 BLOCK_BYTES = 256 * 1024 * 1024
@@ -200,11 +200,14 @@ def hard_cycles(graph: CompiledGraph) -> list[list[str]]:
 def criticality(graph: CompiledGraph, top: int | None = None) -> list[Criticality]:
     """Components ranked by the revenue per hour their failure alone takes down (or degrades).
 
-    Revenue at risk is computed for every candidate bit-parallel; the full blast radius (counts and
+    Only components whose failure can reach something with revenue are ranked. Revenue at risk is
+    computed for every candidate bit-parallel; the full blast radius (counts and
     targets hit) only for the ranked ones, so `top=10` on a 100k-component model stays cheap.
     """
-    candidates = np.flatnonzero(graph.can_fail)
     valued = np.flatnonzero(graph.revenue_per_hour > 0)
+    # Only a failure below something valued (through hard or soft edges) can put revenue at risk.
+    below_valued = reachable(union_edges(graph.hard, graph.uses, graph.n), graph.n, valued)
+    candidates = np.flatnonzero(graph.can_fail & below_valued)
     down_rev = graph.revenue_per_hour[valued]
     deg_rev = (graph.revenue_per_hour * graph.degraded_loss)[valued]
     at_risk = np.zeros(len(candidates))

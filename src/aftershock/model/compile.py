@@ -98,7 +98,7 @@ class CompiledGraph:
     @cached_property
     def hard(self) -> CSR:
         """Every edge the DOWN state travels along: requires and group members."""
-        return _union(self.requires, self.members, self.n)
+        return union_edges(self.requires, self.members, self.n)
 
     @cached_property
     def dependents(self) -> CSR:
@@ -116,15 +116,15 @@ class CompiledGraph:
 
     def hard_descendants(self, sources: np.ndarray) -> np.ndarray:
         """Bool mask of every node reachable from `sources` along hard edges (sources included)."""
-        return _reach(self.hard, self.n, sources)
+        return reachable(self.hard, self.n, sources)
 
     def hard_ancestors(self, sources: np.ndarray) -> np.ndarray:
         """Bool mask of every node that reaches `sources` along hard edges (sources included)."""
-        return _reach(self.dependents, self.n, sources)
+        return reachable(self.dependents, self.n, sources)
 
 
-def _reach(adj: CSR, n: int, sources: np.ndarray) -> np.ndarray:
-    """Vectorised breadth-first reachability."""
+def reachable(adj: CSR, n: int, sources: np.ndarray) -> np.ndarray:
+    """Bool mask of the nodes reachable from `sources` along `adj` (vectorised breadth-first)."""
     seen = np.zeros(n, dtype=bool)
     frontier = np.unique(np.asarray(sources, dtype=np.int64))
     seen[frontier] = True
@@ -143,7 +143,8 @@ def _reach(adj: CSR, n: int, sources: np.ndarray) -> np.ndarray:
     return seen
 
 
-def _union(a: CSR, b: CSR, n: int) -> CSR:
+def union_edges(a: CSR, b: CSR, n: int) -> CSR:
+    """The edges of both adjacencies, without duplicates."""
     src = np.concatenate([np.repeat(np.arange(n), a.degree()), np.repeat(np.arange(n), b.degree())])
     dst = np.concatenate([a.indices, b.indices])
     m = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
@@ -177,7 +178,7 @@ def compile_model(model: Model) -> CompiledGraph:
             [(v if (v := getter(c)) is not None else default) for c in comps], dtype=float
         )
 
-    hard = _union(requires, member_csr, n)
+    hard = union_edges(requires, member_csr, n)
     scc, stages = _schedule(hard, n)
     return CompiledGraph(
         model=model,
