@@ -1,0 +1,125 @@
+"""Markdown summaries for a pull-request comment: a policy check, or a whole report bundle.
+
+GitHub renders some HTML inside Markdown, so every user string is escaped by `md` (HTML specials
+as entities, Markdown specials with a backslash, table pipes, line breaks flattened).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from aftershock.report.html import headline, money
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~])")
+STATUS = {"pass": "✅ pass", "fail": "❌ **FAIL**", "known": "⚠️ known"}
+MAX_ROWS = 50
+
+
+def md(value: Any) -> str:
+    """A user string made inert in Markdown (and in the HTML GitHub lets through)."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return " ".join(text.split())
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows[:MAX_ROWS]]
+    if len(rows) > MAX_ROWS:
+        out.append(f"\n… and {len(rows) - MAX_ROWS} more rows")
+    return out
+
+
+def check_markdown(check: Mapping[str, Any]) -> str:
+    """The verdict of `aftershock check` (its JSON form) as a PR comment."""
+    c = check["counts"]
+    verdict = "✅ passed" if check["passed"] else "❌ failed"
+    lines = [
+        f"## aftershock check {verdict}: {md(check['model'])}",
+        "",
+        f"{c['fail']} failing, {c['pass']} passing"
+        + (f", {c['known']} with violations already in the baseline" if check.get("baseline") else "")
+        + f" (policy `{md(check['policy'])}`).",
+        "",
+    ]
+    rows = []
+    for o in check["outcomes"]:
+        new = [md(v["subject"] or v["message"]) for v in o["violations"] if v["new"]]
+        known = [md(v["subject"] or v["message"]) for v in o["violations"] if not v["new"]]
+        what = md(o["detail"])
+        if new:
+            what += "<br>" + ("new: " if check.get("baseline") else "") + ", ".join(new)
+        if known:
+            what += "<br>already there: " + ", ".join(known)
+        rows.append([md(o["name"]), md(o["target"]), STATUS[o["status"]], what])
+    lines += _table(["rule", "target", "status", "detail"], rows)
+    failing = [o for o in check["outcomes"] if o["status"] == "fail"]
+    if failing:
+        lines += ["", "<details><summary>Why each new violation fails</summary>", ""]
+        for o in failing:
+            lines += [f"- {md(v['message'])}" for v in o["violations"] if v["new"]]
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(bundle: Mapping[str, Any]) -> str:
+    """A summary of a report bundle: the story, then a short section per result kind."""
+    lines = [f"# {md(bundle['title'])}", ""]
+    lines += [f"- {md(s)}" for s in headline(bundle)]
+    for r in bundle["results"]:
+        kind, data = r["kind"], r["data"]
+        lines.append("")
+        if kind == "check":
+            lines.append(check_markdown(data))
+        elif kind == "analysis":
+            lines += ["## Single points of failure", ""]
+            lines += _table(
+                ["target", "count", "components whose failure alone takes it down"],
+                [[md(t), str(len(s)), ", ".join(md(x) for x in s) or "none"]
+                 for t, s in (data.get("spofs") or {}).items()],
+            )
+            cycles = data.get("cycles") or []
+            lines += ["", f"Hard dependency cycles: {len(cycles) or 'none'}"]
+            lines += [f"- {' ↔ '.join(md(m) for m in c)}" for c in cycles]
+        elif kind in ("simulation", "replay"):
+            lines += [f"## {kind.capitalize()}", ""]
+            rows = []
+            for name, ws in (data.get("windows") or {}).items():
+                for w in ws or []:
+                    rows.append([md(name), md(w.get("state")), md(w.get("start")), md(w.get("end"))])
+            lines += _table(["component", "state", "start", "end"], rows)
+            loss = data.get("loss")
+            if isinstance(loss, Mapping) and isinstance(loss.get("total"), int | float):
+                lines += ["", f"Loss: {money(loss['total'])}"]
+        elif kind == "risk":
+            lines += ["## Risk", ""]
+            rows = []
+            for name, t in (data.get("targets") or {}).items():
+                t = t if isinstance(t, Mapping) else {}
+                loss = t.get("loss") if isinstance(t.get("loss"), Mapping) else {}
+                dt = t.get("downtime_hours") if isinstance(t.get("downtime_hours"), Mapping) else {}
+                rows.append([md(name), _num(dt.get("mean")), _num(dt.get("p99")),
+                             _money(loss.get("mean")), _money(loss.get("p99"))])
+            lines += _table(["target", "downtime h (mean)", "downtime h (p99)", "loss (mean)",
+                             "loss (p99)"], rows)
+        else:
+            lines += [f"## {md(kind)}", "", "See the HTML report for this result."]
+    graph = bundle.get("graph")
+    if graph and not any(r["kind"] == "analysis" for r in bundle["results"]):
+        nodes = graph["nodes"]
+        spofs = [[md(n["name"]), str(len(n["spofs"])), ", ".join(md(nodes[i]["name"]) for i in n["spofs"])
+                  or "none"] for n in nodes if n["target"] and "spofs" in n]
+        if spofs:
+            lines += ["", "## Single points of failure", ""]
+            lines += _table(["target", "count", "components whose failure alone takes it down"], spofs)
+    return "\n".join(lines) + "\n"
+
+
+def _num(v: Any) -> str:
+    return f"{v:,.2f}" if isinstance(v, int | float) else "-"
+
+
+def _money(v: Any) -> str:
+    return money(v) if isinstance(v, int | float) else "-"
