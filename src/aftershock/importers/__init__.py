@@ -1,0 +1,128 @@
+"""Importers: what teams already have (Backstage, Kubernetes, docker-compose, OpenTelemetry traces,
+Terraform state) turned into a model v1, one module per format, merged by `importers.merge`.
+
+`import_sources(["k8s.yaml", "traces.json"])` detects each format, imports what it can (listing
+what it skipped and why) and returns one merged `ImportResult`; `merge.to_yaml` writes the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from aftershock.errors import AftershockError, did_you_mean
+from aftershock.importers.documents import read_text
+from aftershock.importers.merge import apply_strength, merge
+from aftershock.importers.result import ImportResult
+
+FORMATS = ("backstage", "kubernetes", "compose", "otel", "jaeger", "terraform")
+_ALIASES = {"k8s": "kubernetes", "docker-compose": "compose", "otlp": "otel", "tf": "terraform",
+            "tfstate": "terraform"}
+_YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of an input file, from its content (not its name)."""
+    text = read_text(path)
+    head = text.lstrip()[:1]
+    if head in "{[":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = _first_json_line(text)
+        if isinstance(data, dict):
+            if "resourceSpans" in data:
+                return "otel"
+            if isinstance(data.get("data"), list) and data["data"] and "spans" in data["data"][0]:
+                return "jaeger"
+            if "format_version" in data and ("values" in data or "terraform_version" in data):
+                return "terraform"
+            if "resources" in data and "terraform_version" in data:
+                return "terraform"
+            if "apiVersion" in data and "kind" in data:
+                return "kubernetes"
+            if "services" in data:
+                return "compose"
+    if "backstage.io/" in text and "apiVersion:" in text:
+        return "backstage"
+    if "apiVersion:" in text and "kind:" in text:
+        return "kubernetes"
+    if "services:" in text:
+        return "compose"
+    raise AftershockError(
+        "cannot tell the format of this file",
+        file=str(path),
+        hint="prefix it with its format, e.g. k8s:FILE; formats: " + ", ".join(FORMATS),
+    )
+
+
+def _first_json_line(text: str) -> object:
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+def split_source(source: str) -> tuple[str | None, str]:
+    """`format:path` -> (format, path); a plain path -> (None, path)."""
+    prefix, sep, rest = source.partition(":")
+    if sep and (prefix in FORMATS or prefix in _ALIASES):
+        return _ALIASES.get(prefix, prefix), rest
+    return None, source
+
+
+def importer(fmt: str) -> Callable[..., ImportResult]:
+    """The import function of a format."""
+    if fmt == "backstage":
+        from aftershock.importers.backstage import import_backstage as fn
+    elif fmt == "kubernetes":
+        from aftershock.importers.kubernetes import import_kubernetes as fn
+    elif fmt == "compose":
+        from aftershock.importers.compose import import_compose as fn
+    elif fmt in ("otel", "jaeger"):
+        from aftershock.importers.otel import import_traces as fn
+    elif fmt == "terraform":
+        from aftershock.importers.terraform import import_terraform as fn
+    else:
+        raise AftershockError(f"unknown format '{fmt}'",
+                              hint=did_you_mean(fmt, FORMATS) or "formats: " + ", ".join(FORMATS))
+    return fn
+
+
+def import_sources(
+    sources: Iterable[str],
+    *,
+    env_file: str | None = None,
+    soft: Iterable[str] = (),
+    hard: Iterable[str] = (),
+    telemetry_soft: bool = True,
+) -> ImportResult:
+    """Import and merge every source (`path`, `format:path`, or a folder of manifests)."""
+    results: list[ImportResult] = []
+    for source in sources:
+        fmt, path = split_source(source)
+        files = _files(path)
+        if not files:
+            raise AftershockError("no YAML or JSON file in this folder", file=path)
+        for file in files:
+            kind = fmt or detect_format(file)
+            if kind == "compose":
+                results.append(importer(kind)(file, env_file=env_file))
+            else:
+                results.append(importer(kind)(file))
+    result = merge(results)
+    apply_strength(result, soft, hard, telemetry_soft)
+    return result
+
+
+def _files(path: str) -> list[str]:
+    p = Path(path)
+    if p.is_dir():
+        return sorted(str(f) for f in p.rglob("*") if f.suffix in _YAML_SUFFIXES and f.is_file())
+    if not p.exists():
+        raise AftershockError("file not found", file=path, hint="check the path")
+    return [path]
