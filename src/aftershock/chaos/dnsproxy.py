@@ -75,6 +75,7 @@ class ProxyCounters:
     truncated: int = 0
     tcp_queries: int = 0
     tcp_rejected: int = 0
+    internal_errors: int = 0
 
 
 class FaultLog:
@@ -302,7 +303,7 @@ class DnsProxy:
             self.counters.dropped += 1
             return None
         if action in ("empty", "nxdomain"):
-            soa = negative_soa(query.qname, rule.negative_ttl_s, self.zone)
+            soa = negative_soa(query.record.q.qname, rule.negative_ttl_s, self.zone)
             rcode = NOERROR if action == "empty" else NXDOMAIN
             return self.reply(query, rcode, authority=[soa])
         if action == "servfail":
@@ -310,7 +311,7 @@ class DnsProxy:
         if action == "refused":
             return self.reply(query, REFUSED, aa=False)
         if action == "wrong_address":
-            owner = str(query.record.q.qname)
+            owner = query.record.q.qname
             ttl = rule.ttl_s or 0
             answers = [
                 RR(
@@ -321,7 +322,7 @@ class DnsProxy:
                 )
                 for a in rule.addresses_for(query.qtype)
             ]
-            authority = [] if answers else [negative_soa(query.qname, ttl, self.zone)]
+            authority = [] if answers else [negative_soa(query.record.q.qname, ttl, self.zone)]
             return self.reply(query, NOERROR, answers=answers, authority=authority)
         raise AssertionError(f"not a replacing action: {action}")
 
@@ -467,6 +468,11 @@ class DnsProxy:
         self.counters.upstream_timeouts += 1
         self._send_udp(self.reply(pending.query, SERVFAIL, aa=False), pending.client)
 
+    def internal_error(self, exc: Exception, transport: str) -> None:
+        """Count and log an unexpected error on the packet path (the query gets no answer)."""
+        self.counters.internal_errors += 1
+        self.log.write("internal_error", transport=transport, error=f"{type(exc).__name__}: {exc}")
+
     def _pending_total(self) -> int:
         return sum(len(u.pending) for u in self._upstreams)
 
@@ -504,7 +510,11 @@ class DnsProxy:
                 except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                     return
                 self.counters.tcp_queries += 1
-                wire = await self.answer_tcp(data, peer[0])
+                try:
+                    wire = await self.answer_tcp(data, peer[0])
+                except Exception as exc:  # a bug must cost one query, never the server
+                    self.internal_error(exc, "tcp")
+                    return
                 if wire is None:
                     continue
                 self.counters.answered += 1
@@ -549,7 +559,10 @@ class _ClientProtocol(asyncio.DatagramProtocol):
         self.proxy = proxy
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.proxy.on_udp(data, addr)
+        try:
+            self.proxy.on_udp(data, addr)
+        except Exception as exc:  # a bug must cost one query, never the server
+            self.proxy.internal_error(exc, "udp")
 
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable from a client: ignore
         pass

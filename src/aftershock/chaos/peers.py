@@ -35,7 +35,9 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise RuntimeError("no free port found")
 
 
-def wait_until_answering(port: int, name: str, timeout_s: float = 10.0, host: str = "127.0.0.1") -> None:
+def wait_until_answering(
+    port: int, name: str, timeout_s: float = 10.0, host: str = "127.0.0.1"
+) -> None:
     """Block until a DNS server on `port` answers (any rcode) a query for `name`."""
     deadline = time.monotonic() + timeout_s
     query = dns.message.make_query(name, "A")

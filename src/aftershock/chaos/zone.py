@@ -151,21 +151,21 @@ def _renamed(rr: RR, owner: str) -> RR:
     return RR(rname=owner + ".", rtype=rr.rtype, rclass=rr.rclass, ttl=rr.ttl, rdata=rr.rdata)
 
 
-def negative_soa(qname: str, minimum_s: int, zone: Zone | None = None) -> RR:
+def negative_soa(qname: DNSLabel, minimum_s: int, zone: Zone | None = None) -> RR:
     """The SOA to put in the authority section of an injected empty/NXDOMAIN answer.
 
     Its TTL and minimum are both `minimum_s`, so a resolver caches the negative answer exactly
     that long (RFC 2308 section 5: the lesser of the two). The owner is the zone apex when a
     static zone holds the name, else the name's parent (a plausible zone cut).
     """
-    base = zone.soa_for(qname) if zone is not None else None
+    base = zone.soa_for(normalise(qname)) if zone is not None else None
     if base is not None:
-        owner = str(base.rname)
+        owner = base.rname
         soa = base.rdata
         mname, rname, serial = soa.mname, soa.rname, soa.times[0]
     else:
-        labels = qname.split(".")
-        owner = (".".join(labels[1:]) if len(labels) > 1 else qname) + "."
+        labels = qname.label
+        owner = DNSLabel(labels[1:] if len(labels) > 1 else labels)
         mname, rname, serial = "ns.aftershock.invalid.", "hostmaster.aftershock.invalid.", 1
     rdata = SOA(mname=mname, rname=rname, times=(serial, 3600, 600, 86400, minimum_s))
     return RR(rname=owner, rtype=QTYPE.SOA, ttl=minimum_s, rdata=rdata)
