@@ -207,7 +207,8 @@ def build_bundle(
 
     `results` may hold bundles (their graph and results are merged in) and plain results.
     """
-    items = [results] if isinstance(results, Mapping) else list(results)
+    single = isinstance(results, Mapping) or hasattr(results, "to_dict")
+    items = [results] if single else list(results)
     view = graph_view(graph) if graph is not None else None
     flat: list[dict[str, Any]] = []
     for item in items:
@@ -297,7 +298,7 @@ def duration_text(seconds: float) -> str:
     if seconds >= 3600:
         return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
     if seconds >= 60:
-        return f"{seconds / 60:.0f} min"
+        return f"{seconds / 60:.3g} min"
     return f"{seconds:.0f} s"
 
 

@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aftershock.report.html import headline, money
+from aftershock.report.html import duration_text, headline, money
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 STATUS = {"pass": "✅ pass", "fail": "❌ **FAIL**", "known": "⚠️ known"}
 MAX_ROWS = 50
 
@@ -88,7 +88,8 @@ def report_markdown(bundle: Mapping[str, Any]) -> str:
             rows = []
             for name, ws in (data.get("windows") or {}).items():
                 for w in ws or []:
-                    rows.append([md(name), md(w.get("state")), md(w.get("start")), md(w.get("end"))])
+                    rows.append([md(name), md(w.get("state")), _clock(w.get("start")),
+                                 _clock(w.get("end"))])
             lines += _table(["component", "state", "start", "end"], rows)
             loss = data.get("loss")
             if isinstance(loss, Mapping) and isinstance(loss.get("total"), int | float):
@@ -115,6 +116,13 @@ def report_markdown(bundle: Mapping[str, Any]) -> str:
             lines += ["", "## Single points of failure", ""]
             lines += _table(["target", "count", "components whose failure alone takes it down"], spofs)
     return "\n".join(lines) + "\n"
+
+
+def _clock(v: Any) -> str:
+    """Seconds since the start as T+2 h 05 min; anything else (a timestamp) as text."""
+    if isinstance(v, int | float):
+        return "T+" + duration_text(v)
+    return md(v)
 
 
 def _num(v: Any) -> str:
