@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aftershock.analysis.propagation import propagate_degraded, propagate_down, words_for
-from aftershock.model.compile import CSR, CompiledGraph
+from aftershock.model.compile import CompiledGraph, reachable, union_edges
 from aftershock.risk.profiles import SECONDS_PER_YEAR, FailureProfile, FailureSource
 
 MS = 1000  # event times are integer milliseconds inside a trial
@@ -106,10 +106,8 @@ def plan_risk(
     alone_degraded = _bits(degraded[watch], n_src).T.copy()
     hard_reach = np.stack([graph.hard_descendants(np.array([t])) for t in target_ids], axis=1) \
         if len(target_ids) else np.zeros((n, 0), bool)
-    any_adj = CSR.from_lists([list(graph.hard.row(i)) + list(graph.uses.row(i)) for i in range(n)])
-    from aftershock.model.compile import _reach
-
-    any_reach = np.stack([_reach(any_adj, n, np.array([t])) for t in target_ids], axis=1) \
+    any_adj = union_edges(graph.hard, graph.uses, n)
+    any_reach = np.stack([reachable(any_adj, n, np.array([t])) for t in target_ids], axis=1) \
         if len(target_ids) else np.zeros((n, 0), bool)
     fails = tuple(np.asarray(src.components, dtype=np.int64) for src in all_sources)
     return RiskPlan(
