@@ -1,0 +1,139 @@
+"""Faults and operator actions as events on the step grid.
+
+Faults start and end at their times (or when an operator restores the target). At each event step
+the effective condition of every touched component is recomputed from the faults active on it:
+
+- `outage`: down by itself; with `mode: timeout` (default) its callers hear nothing and wait for
+  their timeout, with `mode: error` they are refused at once;
+- `capacity`: its service rate times `factor`; `latency`: `delay` added to every request;
+- `load`: organic load set to `rps` (or times `factor`);
+- `dns_*`: the record's answer, handed to the DNS mechanism.
+
+Operator actions: `restore` ends every fault on the target and lets a dead hard cycle restart;
+`throttle` limits intake to `rps`; `relax` lifts the throttle; `drop_queue` empties its queue;
+`restart` drops the queue and lets a dead cycle restart; `disable`/`enable` switch an automation
+(health-check failover) run by or on the target.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from aftershock.model.compile import CompiledGraph
+from aftershock.sim.scenario import Action, Scenario
+from aftershock.sim.state import State, Step
+
+
+class Timeline:
+    """The scenario's faults and actions, applied step by step to the state and mechanisms."""
+
+    def __init__(self, graph: CompiledGraph, scenario: Scenario, mechanisms: list) -> None:
+        self.graph = graph
+        self.scenario = scenario
+        dt = scenario.step_s
+        self.faults = list(scenario.faults)
+        self.fault_ids = [graph.index[f.target] for f in self.faults]
+        self.ended_by_action: set[int] = set()
+        self.active: set[int] = set()
+        self.base_load = np.array([c.load.rps if c.load else 0.0 for c in graph.components])
+        self.capacity = np.ones(graph.n)
+        self.routes = {kind: m for m in mechanisms for kind in m.fault_kinds}
+        self.automations: dict[int, list] = defaultdict(list)
+        for m in mechanisms:
+            for component in m.automations():
+                self.automations[component].append(m)
+        self.events: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        for idx, f in enumerate(self.faults):
+            self.events[_step_of(f.start_s, dt)].append(("start", idx))
+            if math.isfinite(f.end_s):
+                self.events[_step_of(f.end_s, dt)].append(("end", idx))
+        for idx, a in enumerate(scenario.actions):
+            self.events[_step_of(a.at_s, dt)].append(("action", idx))
+        self.event_steps = np.array(sorted(self.events), dtype=np.int64)
+        self._check(scenario)
+
+    def _check(self, scenario: Scenario) -> None:
+        for i, f in enumerate(self.faults):
+            kind = self.graph.kinds[self.fault_ids[i]]
+            if f.kind.startswith("dns_") and kind != "dns_record":
+                raise scenario.error(f"{f.kind} applies to a dns_record, and '{f.target}' is a {kind}",
+                                     "faults", i, "target the record the consumers `resolves`")
+            if f.kind in ("capacity", "latency") and self.graph.components[self.fault_ids[i]].capacity is None:
+                raise scenario.error(f"'{f.target}' has no `capacity:` for a {f.kind} fault to change",
+                                     "faults", i, "add capacity: {rps: ...} to the component")
+        for i, a in enumerate(scenario.actions):
+            target = self.graph.index[a.target]
+            if a.kind in ("disable", "enable") and target not in self.automations:
+                raise scenario.error(f"'{a.target}' runs no automation to {a.kind}", "actions", i,
+                                     "automations are health-check failovers (`healthcheck:`)")
+
+    def next_event_step(self, k: int) -> int | None:
+        """The first event step after step `k`, or None."""
+        later = self.event_steps[self.event_steps > k]
+        return int(later[0]) if later.size else None
+
+    def apply(self, st: State, step: Step) -> None:
+        """Start and end faults and take the actions due at this step."""
+        st.drop_queue.fill(False)
+        st.revive.fill(False)
+        events = self.events.get(step.k)
+        if events:
+            touched: set[int] = set()
+            for what, idx in events:
+                if what == "start" and idx not in self.ended_by_action:
+                    self.active.add(idx)
+                    touched.add(self.fault_ids[idx])
+                elif what == "end":
+                    self.active.discard(idx)
+                    touched.add(self.fault_ids[idx])
+                elif what == "action":
+                    touched |= self._act(self.scenario.actions[idx], st, step)
+            for target in touched:
+                self._recompute(target, st, step)
+        st.capacity_factor *= self.capacity
+
+    def _act(self, action: Action, st: State, step: Step) -> set[int]:
+        i = self.graph.index[action.target]
+        if action.kind == "restore":
+            for idx in [x for x in self.active if self.fault_ids[x] == i]:
+                self.active.discard(idx)
+                self.ended_by_action.add(idx)
+            st.revive[i] = True
+        elif action.kind == "throttle":
+            st.throttle_rps[i] = action.rps if action.rps is not None else np.inf
+        elif action.kind == "relax":
+            st.throttle_rps[i] = np.inf
+        elif action.kind == "drop_queue":
+            st.drop_queue[i] = True
+        elif action.kind == "restart":
+            st.drop_queue[i] = True
+            st.revive[i] = True
+        elif action.kind in ("disable", "enable"):
+            for m in self.automations[i]:
+                m.set_enabled(i, action.kind == "enable")
+        return {i}
+
+    def _recompute(self, i: int, st: State, step: Step) -> None:
+        faults = [self.faults[x] for x in self.active if self.fault_ids[x] == i]
+        outages = [f for f in faults if f.kind == "outage"]
+        st.own_up[i] = 0.0 if outages else 1.0
+        st.blackhole[i] = 1.0 if any(f.mode == "timeout" for f in outages) else 0.0
+        self.capacity[i] = math.prod(f.factor for f in faults if f.kind == "capacity")
+        st.added_latency_s[i] = sum(f.delay_s or 0.0 for f in faults if f.kind == "latency")
+        load = self.base_load[i]
+        for f in faults:
+            if f.kind == "load":
+                load = f.rps if f.rps is not None else load * (f.factor or 1.0)
+        st.load_rps[i] = load
+        for kind, mechanism in self.routes.items():
+            if self.graph.kinds[i] == "dns_record" and kind.startswith("dns_"):
+                latest = [f for f in faults if f.kind in mechanism.fault_kinds]
+                mechanism.apply_fault(i, latest[-1] if latest else None, step.t_s)
+                break
+
+
+def _step_of(t_s: float, dt_s: float) -> int:
+    return round(t_s / dt_s)

@@ -1,0 +1,116 @@
+"""DNS caching: how a record fault reaches the components that resolve it, and how long it outlives its fix.
+
+A `dns_record` component answers `ok`, `empty` (no addresses), `nxdomain`, `servfail` or `slow`.
+Every consumer (`resolves: record`) holds cached answers whose ages are spread uniformly over the
+TTL. When an entry expires it is resolved again at once and holds the new answer for the record's
+`ttl` (good answers), `negative_ttl` (empty/NXDOMAIN, RFC 2308) or one step (SERVFAIL, not cached;
+with `serve_stale` resolvers keep serving the last good answer that long, RFC 8767). So an emptied
+record reaches all consumers over one TTL, and after the fix the bad answers drain over the
+negative TTL. A consumer's `connections: {pooled: p}` share rides on already-open connections and
+needs no fresh answer. A `slow` record whose `delay` reaches the resolver timeout (5 s) fails like
+SERVFAIL; a shorter delay is only latency on the rare fresh lookups and is ignored.
+
+The population of cache entries is tracked per record as masses scheduled to expire in a ring of
+future steps (a renewal process), so the uniform spread and both TTLs are exact at step resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aftershock.model.compile import CompiledGraph
+from aftershock.sim.scenario import Fault
+from aftershock.sim.state import State, Step
+
+OK, EMPTY, NXDOMAIN, SERVFAIL, SLOW = range(5)
+_CODES = {"dns_empty": EMPTY, "dns_nxdomain": NXDOMAIN, "dns_servfail": SERVFAIL, "dns_slow": SLOW}
+DEFAULT_TTL_S = 300.0
+RESOLVER_TIMEOUT_S = 5.0
+
+
+class DnsCaches:
+    """Cached answers of every dns_record's consumers (a mechanism, see sim/engine.py)."""
+
+    name = "dns"
+    fault_kinds = frozenset(_CODES)
+
+    def __init__(self, graph: CompiledGraph, dt_s: float) -> None:
+        self.records = np.flatnonzero(np.array([k == "dns_record" for k in graph.kinds]))
+        self.slot_of = {int(r): s for s, r in enumerate(self.records)}
+        ttl = np.nan_to_num(graph.ttl_s[self.records], nan=DEFAULT_TTL_S)
+        neg = graph.negative_ttl_s[self.records]
+        neg = np.where(np.isnan(neg), ttl, neg)
+        stale = np.array([graph.components[r].serve_stale or 0.0 for r in self.records])
+        self.ttl_steps = np.maximum(1, np.round(ttl / dt_s)).astype(np.int64)
+        self.neg_steps = np.maximum(1, np.round(neg / dt_s)).astype(np.int64)
+        self.stale_s = stale
+        self.ring = int(max(self.ttl_steps.max(initial=1), self.neg_steps.max(initial=1))) + 1
+        m = len(self.records)
+        self.expiring = np.zeros((m, self.ring))
+        self.expiring_bad = np.zeros((m, self.ring))
+        for s in range(m):  # uniform ages: equal mass expires at each of the next ttl steps
+            self.expiring[s, 1 : self.ttl_steps[s] + 1] = 1.0 / self.ttl_steps[s]
+        self.bad = np.zeros(m)  # share of consumer caches holding a bad answer
+        self.code = np.zeros(m, dtype=np.int64)
+        self.delay_s = np.zeros(m)
+        self.servfail_since_s = np.full(m, np.inf)
+        consumers = [(i, graph.index[c.resolves]) for i, c in enumerate(graph.components)
+                     if c.resolves is not None]
+        self.consumers = np.array([c for c, _ in consumers], dtype=np.int64)
+        self.consumer_slot = np.array([self.slot_of[r] for _, r in consumers], dtype=np.int64)
+        self.pooled = np.array([graph.components[c].connections.pooled
+                                if graph.components[c].connections else 0.0
+                                for c, _ in consumers])
+        self._rows = np.arange(m)
+
+    @property
+    def active(self) -> bool:
+        """Whether there is any record to track."""
+        return len(self.records) > 0
+
+    def apply_fault(self, target: int, fault: Fault | None, t_s: float) -> None:
+        """Set a record's answer (`fault` None: the record is healthy again)."""
+        s = self.slot_of[target]
+        self.code[s] = OK if fault is None else _CODES[fault.kind]
+        self.delay_s[s] = (fault.delay_s or 2.0) if fault is not None else 0.0
+        failing = self._failing_code()[s]
+        self.servfail_since_s[s] = (min(self.servfail_since_s[s], t_s) if failing else np.inf)
+
+    def _failing_code(self) -> np.ndarray:
+        """Records whose resolution fails outright (SERVFAIL, or slower than the resolver waits)."""
+        return (self.code == SERVFAIL) | ((self.code == SLOW) & (self.delay_s >= RESOLVER_TIMEOUT_S))
+
+    def before_flow(self, st: State, step: Step) -> None:
+        """Advance every cache one step and set each consumer's share of requests that resolve."""
+        if not len(self.records):
+            return
+        slot = step.k % self.ring
+        due = self.expiring[:, slot].copy()
+        due_bad = self.expiring_bad[:, slot].copy()
+        self.expiring[:, slot] = 0.0
+        self.expiring_bad[:, slot] = 0.0
+        self.bad -= due_bad
+        failing = self._failing_code() & (step.t_s - self.servfail_since_s >= self.stale_s)
+        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
+        now_bad = negative | failing
+        hold = np.where(negative, self.neg_steps, np.where(failing, 1, self.ttl_steps))
+        target = (step.k + hold) % self.ring
+        self.expiring[self._rows, target] += due
+        self.expiring_bad[self._rows, target] += due * now_bad
+        self.bad = np.clip(self.bad + due * now_bad, 0.0, 1.0)
+        st.local[self.records] *= np.where(negative | self._failing_code(), 0.0, 1.0)
+        if len(self.consumers):
+            resolving = self.pooled + (1.0 - self.pooled) * (1.0 - self.bad[self.consumer_slot])
+            st.local[self.consumers] *= resolving
+
+    def after_flow(self, st: State, step: Step) -> None:
+        """Nothing: caches move before the flow."""
+
+    def quiescent(self, st: State, step: Step) -> bool:
+        """Every cache agrees with its record's answer (no expiry still to change anything)."""
+        negative = (self.code == EMPTY) | (self.code == NXDOMAIN) | self._failing_code()
+        return bool(np.all(np.abs(self.bad - negative) < 1e-9))
+
+    def automations(self) -> dict[int, str]:
+        """No automation to disable."""
+        return {}

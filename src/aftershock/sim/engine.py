@@ -1,0 +1,354 @@
+"""The simulation kernel: advance every component of a `CompiledGraph` through time, step by step.
+
+Use it like this::
+
+    from aftershock.model.compile import compile_model
+    from aftershock.model.load import load_model
+    from aftershock.sim.engine import Simulation, simulate
+    from aftershock.sim.scenario import load_scenario
+
+    graph = compile_model(load_model("model.yaml"))
+    scenario = load_scenario("scenario.yaml", set(graph.names))
+    result = simulate(graph, scenario)            # -> sim.results.SimResult
+    result.windows["checkout"], result.loss, result.to_dict()
+
+    sim = Simulation(graph, scenario)             # or drive it yourself:
+    while not sim.done: sim.step()                # sim.state holds every array
+    result = sim.result()
+
+The model is a fluid (rate-based) one: every quantity is a rate or a share, advanced on a fixed
+step (`scenario.step_s`) and vectorised over components with NumPy; docs/simulation.md says why.
+One step does, in order:
+
+1. the `Timeline` (sim/actions.py) starts/ends faults and takes operator actions;
+2. every mechanism's `before_flow(state, step)` writes factors: `state.local` (share of requests the
+   mechanism lets through: DNS answers, held leases, fresh backlog), `state.capacity_factor`
+   (health-check removals), `state.extra_rps`/`extra_timeout_s` (work it adds: lease jobs, checks);
+3. offered load = organic load + attempts sent by callers last step + extra work; the queue
+   (sim/queue.py) admits, serves and rejects it;
+4. a pass over the hard graph's stages (dependencies first) computes each component's
+   `avail` = own_up x local x min(hard dependencies) x product(call success after retries, from
+   sim/retry.py), and its response time `latency_s` = wait + service + time in downstream calls. A
+   hard cycle that was entirely down stays down until an operator restores or restarts a member;
+5. success = accept x avail x share of served work whose caller had not timed out yet;
+6. retry pools advance (sim/retry.py): the attempts each edge sends arrive at the callee next step;
+7. every mechanism's `after_flow(state, step)` reads what happened (`served`, `wait_s`, `success`,
+   `deps_ok`) and updates its own state; the `Recorder` (sim/results.py) notes windows and losses.
+
+A mechanism is any object with `name`, `fault_kinds` (fault kinds it handles, routed to its
+`apply_fault(component, fault | None, t_s)`), `active`, `before_flow`, `after_flow`,
+`quiescent(state, step)` (True when, with no event, it would change nothing) and `automations()`
+(component id -> description of what `disable`/`enable` switch, via `set_enabled(component, on)`).
+Pass extra ones with `Simulation(graph, scenario, mechanisms=[...])`. Mechanisms never call each
+other; they meet only in the `State` arrays.
+
+Per-component parameters come from the model's dynamics keys: `capacity`, `load`, `calls`,
+`connections`, `lease`, `backlog`, `healthcheck` (model/dynamics.py), and from `ttl`,
+`negative_ttl`, `serve_stale`, `resolves`, `impact` and the group keys.
+
+When nothing changes between two steps and no event is due, the state is a fixed point of the step
+map, so the engine jumps to the next event (recording the skipped steps as copies). That is what
+makes a 24 h run of a large model cheap when most of the day is quiet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aftershock.model.compile import CompiledGraph
+from aftershock.sim.actions import Timeline
+from aftershock.sim.backlog import Backlogs
+from aftershock.sim.dns import DnsCaches
+from aftershock.sim.health import HealthChecks
+from aftershock.sim.lease import Leases
+from aftershock.sim.queue import Capacities, serve
+from aftershock.sim.results import Recorder, SimResult
+from aftershock.sim.retry import CallEdges, Retries
+from aftershock.sim.scenario import Scenario
+from aftershock.sim.state import State, Step, ramp
+
+DEAD = 1e-6  # a hard cycle whose members all succeed less than this is dead
+CHECK_EVERY = 8  # steps between fixed-point checks
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """Rows idx[starts[j]:starts[j+1]] belong to stage position pos[j] (for ufunc.reduceat)."""
+
+    pos: np.ndarray
+    idx: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(cls, lists: list[list[int]]) -> _Segments | None:
+        pos = [p for p, lst in enumerate(lists) if lst]
+        if not pos:
+            return None
+        lens = [len(lists[p]) for p in pos]
+        starts = np.zeros(len(pos), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
+        idx = np.array([x for p in pos for x in lists[p]], dtype=np.int64)
+        return cls(np.array(pos, dtype=np.int64), idx, starts)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    nodes: np.ndarray
+    gates: _Segments | None  # hard deps read as min(success) (requires, all-needed members)
+    best: _Segments | None  # any_of members: max
+    votes: tuple[tuple[int, np.ndarray, int], ...]  # (position, members, k)
+    calls: _Segments | None  # idx are call-edge ids of the callers at pos
+    cycle_labels: np.ndarray | None  # local SCC label per node when the stage is cyclic
+    failover: tuple[tuple[int, int, np.ndarray, float], ...]  # (pos, primary, others, seconds)
+
+
+class Simulation:
+    """One run of a scenario over a compiled model (see the module docstring)."""
+
+    def __init__(self, graph: CompiledGraph, scenario: Scenario, mechanisms: list | None = None,
+                 skip_quiet: bool = True) -> None:
+        self.graph = graph
+        self.scenario = scenario
+        self.skip_quiet = skip_quiet
+        dt = scenario.step_s
+        self.capacities = Capacities.of(graph)
+        self.edges = CallEdges.of(graph)
+        self.retries = Retries(self.edges)
+        builtin = [DnsCaches(graph, dt), Leases(graph), Backlogs(graph), HealthChecks(graph)]
+        self.mechanisms = [m for m in builtin if m.active] + list(mechanisms or [])
+        self.timeline = Timeline(graph, scenario, builtin + list(mechanisms or []))
+        self.state = State(graph.n)
+        self.state.load_rps[:] = self.timeline.base_load
+        self.organic_timeout_s = np.array([c.load.timeout if c.load and c.load.timeout else np.inf
+                                           for c in graph.components])
+        self.recorder = Recorder(graph, scenario)
+        self.stages = _plan(graph, self.edges)
+        self.incoming = np.zeros(graph.n)
+        self.failover_since = np.full(graph.n, np.inf)
+        self.k = 0
+        self.computed = 0
+        self.skipped = 0
+        self._previous: list[np.ndarray] | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has reached its duration."""
+        return self.k >= self.scenario.steps
+
+    @property
+    def t_s(self) -> float:
+        """Current time in seconds from the start."""
+        return self.k * self.scenario.step_s
+
+    def step(self) -> None:
+        """Advance one step (or, at a fixed point, jump to the next event)."""
+        st, step = self.state, Step(self.k, self.t_s, self.scenario.step_s)
+        self.timeline.apply(st, step)
+        st.reset_factors()
+        st.capacity_factor *= self.timeline.capacity
+        for m in self.mechanisms:
+            m.before_flow(st, step)
+        st.offered = st.load_rps + self.incoming + st.extra_rps
+        serve(self.capacities, st, step)
+        self._stage_pass(step)
+        self._outcome()
+        send = np.where(self.capacities.has_queue, st.served, st.admitted) * st.local
+        self.retries.advance(st, send, step)
+        self.incoming = (np.bincount(self.edges.callee, self.retries.sent, minlength=self.graph.n)
+                         if self.edges.size else self.incoming)
+        for m in self.mechanisms:
+            m.after_flow(st, step)
+        self.recorder.record(st, step)
+        self.computed += 1
+        self.k += 1
+        if self.skip_quiet and not self.done:
+            self._maybe_skip(step)
+
+    def run(self, progress: Callable[[float], None] | None = None) -> SimResult:
+        """Run to the end; `progress` gets the share of simulated time done, now and then."""
+        report_every = max(1, self.scenario.steps // 200)
+        last = -report_every
+        while not self.done:
+            self.step()
+            if progress is not None and self.k - last >= report_every:
+                progress(self.k / self.scenario.steps)
+                last = self.k
+        if progress is not None:
+            progress(1.0)
+        return self.result()
+
+    def result(self) -> SimResult:
+        """The result so far."""
+        res = self.recorder.result(self.graph.model.name, self.computed, self.skipped, self.state)
+        health = next((m for m in self.mechanisms if isinstance(m, HealthChecks)), None)
+        if health is not None:
+            res.extra["healthcheck_changes"] = {self.graph.names[c]: int(n) for c, n in
+                                                zip(health.checkers, health.changes, strict=True)}
+        leases = next((m for m in self.mechanisms if isinstance(m, Leases)), None)
+        if leases is not None:
+            res.extra["leases_held"] = {self.graph.names[c]: float(h) for c, h in
+                                        zip(leases.holders, leases.held, strict=True)}
+        return res
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def _stage_pass(self, step: Step) -> None:
+        st, retries, edges = self.state, self.retries, self.edges
+        ready = st.accept * st.avail  # dependencies' share, updated as stages complete
+        for sg in self.stages:
+            nodes = sg.nodes
+            deps = np.ones(len(nodes))
+            call_time = np.zeros(len(nodes))
+            if sg.gates is not None:
+                g = sg.gates
+                deps[g.pos] = np.minimum.reduceat(ready[g.idx], g.starts)
+            if sg.best is not None:
+                b = sg.best
+                deps[b.pos] = np.minimum(deps[b.pos], np.maximum.reduceat(ready[b.idx], b.starts))
+            for pos, members, k in sg.votes:
+                deps[pos] = min(deps[pos], float(np.sort(ready[members])[-k]))
+            for pos, primary, _others, seconds in sg.failover:
+                node = int(nodes[pos])
+                if ready[primary] >= self.scenario.down_below:
+                    self.failover_since[node] = np.inf
+                    continue
+                self.failover_since[node] = min(self.failover_since[node], step.t_s)
+                if step.t_s - self.failover_since[node] < seconds:
+                    deps[pos] = min(deps[pos], float(ready[primary]))
+            if sg.calls is not None:
+                c = sg.calls
+                e = c.idx
+                p = retries.attempt_success(e, st, step.t_s)
+                retries.p[e] = p
+                ok = np.where(edges.hard[e], retries.request_success(e, p, st), 1.0)
+                deps[c.pos] *= np.multiply.reduceat(ok, c.starts)
+                call_time[c.pos] = np.add.reduceat(retries.call_time(e, p, st), c.starts)
+            avail = st.own_up[nodes] * st.local[nodes] * deps
+            if sg.cycle_labels is not None:
+                avail = self._cycle(sg, avail)
+            st.deps_ok[nodes] = deps
+            st.avail[nodes] = avail
+            st.call_time_s[nodes] = call_time
+            st.latency_s[nodes] = st.wait_s[nodes] + st.service_latency_s[nodes] + call_time
+            ready[nodes] = st.accept[nodes] * avail
+
+    def _cycle(self, sg: _Stage, avail: np.ndarray) -> np.ndarray:
+        """Members of a hard cycle succeed no more than its weakest; a dead cycle stays dead."""
+        st, labels = self.state, sg.cycle_labels
+        weakest = np.full(labels.max() + 1, np.inf)
+        np.minimum.at(weakest, labels, avail)
+        was = np.zeros_like(weakest)
+        np.maximum.at(was, labels, st.avail[sg.nodes])
+        revived = np.zeros(len(weakest), dtype=bool)
+        np.logical_or.at(revived, labels, st.revive[sg.nodes])
+        alive = (was > DEAD) | revived
+        return np.where(alive[labels], weakest[labels], 0.0)
+
+    def _outcome(self) -> None:
+        """Success and goodput: the share of offered work answered before its caller gave up."""
+        st, edges = self.state, self.edges
+        lat = st.latency_s
+        organic = st.load_rps * ramp(self.organic_timeout_s - lat, 0.1 * self.organic_timeout_s)
+        extra = st.extra_rps * ramp(st.extra_timeout_s - st.wait_s, 0.1 * st.extra_timeout_s)
+        weighted = np.nan_to_num(organic, nan=st.load_rps) + np.nan_to_num(extra, nan=st.extra_rps)
+        if edges.size:
+            in_time = ramp(edges.timeout_s - lat[edges.callee], 0.1 * edges.timeout_s)
+            weighted = weighted + np.bincount(edges.callee, self.retries.sent * in_time,
+                                              minlength=self.graph.n)
+        total = st.load_rps + self.incoming + st.extra_rps
+        with np.errstate(divide="ignore", invalid="ignore"):
+            st.live = np.where(total > 0, np.clip(weighted / total, 0.0, 1.0), 1.0)
+        st.success = st.accept * st.avail * st.live
+        st.goodput = st.served * st.avail * st.live
+
+    def _maybe_skip(self, step: Step) -> None:
+        """At a fixed point with no event due, jump to the next event."""
+        phase = self.k % CHECK_EVERY
+        if phase == CHECK_EVERY - 1:
+            self._previous = self._signature()
+            return
+        if phase != 0 or self._previous is None:
+            return
+        now = self._signature()
+        same = all(np.allclose(a, b, rtol=1e-9, atol=1e-9) for a, b in zip(now, self._previous,
+                                                                           strict=True))
+        self._previous = None
+        if not same or not self.retries.quiescent(self.t_s):
+            return
+        if np.isfinite(self.failover_since).any():
+            return
+        st = self.state
+        probe = Step(self.k, self.t_s, self.scenario.step_s)
+        if not all(m.quiescent(st, probe) for m in self.mechanisms):
+            return
+        target = self.timeline.next_event_step(self.k - 1)
+        target = self.scenario.steps if target is None else min(target, self.scenario.steps)
+        if target <= self.k:
+            return
+        self.recorder.record(st, probe, repeat=target - self.k)
+        self.skipped += target - self.k
+        self.k = target
+
+    def _signature(self) -> list[np.ndarray]:
+        st = self.state
+        sig = [st.queue.copy(), st.success.copy(), st.offered.copy(), st.latency_s.copy()]
+        if self.edges.size:
+            sig += [self.retries.pools.copy(), self.retries.sent.copy()]
+        return sig
+
+
+def simulate(graph: CompiledGraph, scenario: Scenario, mechanisms: list | None = None,
+             progress: Callable[[float], None] | None = None, skip_quiet: bool = True) -> SimResult:
+    """Run `scenario` over `graph` and return its `SimResult`."""
+    return Simulation(graph, scenario, mechanisms, skip_quiet).run(progress)
+
+
+def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[_Stage, ...]:
+    """Per stage of the hard graph: the gathers each step needs, built once."""
+    n = graph.n
+    comps = graph.components
+    calls_of: list[list[int]] = [[] for _ in range(n)]
+    for e in range(edges.size):
+        calls_of[int(edges.caller[e])].append(e)
+    hard_calls = [{int(edges.callee[e]) for e in calls_of[i] if edges.hard[e]} for i in range(n)]
+    resolved = [graph.index[c.resolves] if c.resolves else -1 for c in comps]
+    size = graph.members.degree()
+    stages = []
+    for stage in graph.stages:
+        nodes = stage.nodes
+        gates, best, votes, failover = [], [], [], []
+        for pos, i in enumerate(nodes.tolist()):
+            skip = hard_calls[i] | {resolved[i]}
+            same = (lambda j, i=i: graph.scc[j] == graph.scc[i]) if stage.cyclic else (lambda j: False)
+            gate = [j for j in graph.requires.row(i).tolist() if j not in skip and not same(j)]
+            members = [j for j in graph.members.row(i).tolist() if not same(j)]
+            k = int(graph.group_k[i])
+            grp: list[int] = []
+            if k and members:
+                if k >= size[i]:
+                    gate += members
+                elif k == 1:
+                    grp = members
+                    if graph.failover_s[i] > 0:
+                        failover.append((pos, members[0], np.array(members[1:]),
+                                         float(graph.failover_s[i])))
+                else:
+                    votes.append((pos, np.array(members, dtype=np.int64), k))
+            gates.append(gate)
+            best.append(grp)
+        labels = None
+        if stage.cyclic:
+            _, labels = np.unique(graph.scc[nodes], return_inverse=True)
+        stages.append(_Stage(
+            nodes=nodes,
+            gates=_Segments.of(gates),
+            best=_Segments.of(best),
+            votes=tuple(votes),
+            calls=_Segments.of([calls_of[i] for i in nodes.tolist()]),
+            cycle_labels=labels,
+            failover=tuple(failover),
+        ))
+    return tuple(stages)

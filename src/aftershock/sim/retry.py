@@ -1,0 +1,195 @@
+"""Retries per call edge: attempts, timeout, backoff, retry token bucket and circuit breaker.
+
+Each call edge (caller -> callee, from the caller's `calls:`) keeps, per attempt number, a pool of
+requests waiting to try again. A failed attempt enters the next pool; it leaves after the time it
+took to notice the failure (the timeout when the callee did not answer in time, about its latency
+when it refused) plus the mean backoff. The attempts sent to the callee are the first attempts
+plus everything leaving the pools, so the load amplification *emerges*: at total failure it
+reaches `attempts` x the first attempts, and it shrinks again as soon as attempts succeed.
+
+A retry budget (token bucket, Brooker 2022) lets retries through only while tokens last: each
+success earns `ratio` tokens, each retry costs one. A circuit breaker stops sending while the
+recent failure share (exponential average over `window`) is above `threshold`, for `open_for`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aftershock.model.compile import CompiledGraph
+from aftershock.sim.state import State, Step, ramp
+
+
+@dataclass(frozen=True)
+class CallEdges:
+    """Every `calls:` entry of the model as parallel arrays (E edges, up to `max_attempts`)."""
+
+    caller: np.ndarray
+    callee: np.ndarray
+    timeout_s: np.ndarray
+    attempts: np.ndarray
+    backoff_s: np.ndarray  # (E, max_attempts - 1): mean wait before retry k
+    per_request: np.ndarray
+    hard: np.ndarray  # the callee's failure fails the caller's request (not a `uses` fallback)
+    budget_ratio: np.ndarray  # NaN: no retry budget
+    budget_burst: np.ndarray
+    breaker_threshold: np.ndarray  # NaN: no circuit breaker
+    breaker_window_s: np.ndarray
+    breaker_open_s: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of call edges."""
+        return len(self.caller)
+
+    @property
+    def max_attempts(self) -> int:
+        """Most attempts of any edge (1 when there are no edges)."""
+        return int(self.attempts.max()) if self.size else 1
+
+    @classmethod
+    def of(cls, graph: CompiledGraph) -> CallEdges:
+        """Read `calls` blocks from the model (ordered by caller)."""
+        rows = []
+        for i, comp in enumerate(graph.components):
+            for name, call in comp.calls.items():
+                j = graph.index[name]
+                hard = name in comp.requires or name not in comp.uses
+                rows.append((i, j, call, hard))
+        size = len(rows)
+        most = max((r[2].attempts for r in rows), default=1)
+        backoff = np.zeros((size, max(most - 1, 0)))
+        for e, (_, _, call, _) in enumerate(rows):
+            k = np.arange(1, most)
+            wait = np.minimum(call.backoff.max, call.backoff.base * 2.0 ** (k - 1))
+            backoff[e] = wait / 2 if call.backoff.jitter == "full" else wait
+
+        def col(get, dtype=float) -> np.ndarray:
+            return np.array([get(r) for r in rows], dtype=dtype)
+
+        nan = float("nan")
+        return cls(
+            caller=col(lambda r: r[0], np.int64),
+            callee=col(lambda r: r[1], np.int64),
+            timeout_s=col(lambda r: r[2].timeout),
+            attempts=col(lambda r: r[2].attempts, np.int64),
+            backoff_s=backoff,
+            per_request=col(lambda r: r[2].per_request),
+            hard=col(lambda r: r[3], bool),
+            budget_ratio=col(lambda r: r[2].retry_budget.ratio if r[2].retry_budget else nan),
+            budget_burst=col(lambda r: r[2].retry_budget.burst if r[2].retry_budget else 0.0),
+            breaker_threshold=col(
+                lambda r: r[2].circuit_breaker.threshold if r[2].circuit_breaker else nan),
+            breaker_window_s=col(
+                lambda r: r[2].circuit_breaker.window if r[2].circuit_breaker else 1.0),
+            breaker_open_s=col(
+                lambda r: r[2].circuit_breaker.open_for if r[2].circuit_breaker else 0.0),
+        )
+
+
+class Retries:
+    """Dynamic state of every call edge: retry pools, tokens, breakers, attempts in flight."""
+
+    def __init__(self, edges: CallEdges) -> None:
+        self.edges = edges
+        size, most = edges.size, edges.max_attempts
+        self.pools = np.zeros((size, max(most - 1, 1)))
+        k = np.arange(1, most)
+        # pool k-1 holds failures of attempt k waiting for attempt k+1 (only while k < attempts)
+        self.pool_open = (k[None, :] < edges.attempts[:, None]) if most > 1 else np.zeros((size, 1), bool)
+        self.tokens = np.where(np.isnan(edges.budget_ratio), np.inf, edges.budget_burst)
+        self.allow = np.ones(size)  # share of wanted retries the budget let through last step
+        self.failure_avg = np.zeros(size)
+        self.open_until_s = np.full(size, -np.inf)
+        self.sent = np.zeros(size)  # attempts per second sent to the callee (arrive next step)
+        self.first = np.zeros(size)  # first attempts per second
+        self.p = np.ones(size)  # per-attempt success seen by the caller
+
+    def closed(self, t_s: float) -> np.ndarray:
+        """1 where the breaker lets calls through, 0 where it is open."""
+        return (self.open_until_s <= t_s).astype(float)
+
+    def attempt_success(self, e: np.ndarray, st: State, t_s: float) -> np.ndarray:
+        """Share of attempts on edges `e` that succeed in time (before the caller's timeout)."""
+        j = self.edges.callee[e]
+        in_time = ramp(self.edges.timeout_s[e] - st.latency_s[j], 0.1 * self.edges.timeout_s[e])
+        return st.accept[j] * st.avail[j] * in_time * self.closed(t_s)[e]
+
+    def request_success(self, e: np.ndarray, p: np.ndarray, st: State) -> np.ndarray:
+        """Share of the caller's requests whose call on edges `e` succeeds within its attempts."""
+        tries = 1.0 + (self.edges.attempts[e] - 1) * self.allow[e]
+        ok = 1.0 - (1.0 - p) ** tries
+        # Retrying cannot beat the callee's own availability (a dead dependency stays dead).
+        return np.minimum(ok, st.avail[self.edges.callee[e]])
+
+    def call_time(self, e: np.ndarray, p: np.ndarray, st: State) -> np.ndarray:
+        """Mean time a request spends in the call on edges `e`, retries and backoff included."""
+        edges = self.edges
+        j, timeout = edges.callee[e], edges.timeout_s[e]
+        attempt = np.minimum(st.latency_s[j] + st.blackhole[j] * timeout, timeout)
+        tries = 1.0 + (edges.attempts[e] - 1) * self.allow[e]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected = np.where(p > 1e-9, (1.0 - (1.0 - p) ** tries) / p, tries)
+        first_backoff = edges.backoff_s[e, 0] if edges.backoff_s.shape[1] else 0.0
+        return expected * attempt + np.maximum(expected - 1.0, 0.0) * first_backoff
+
+    def advance(self, st: State, send_rps: np.ndarray, step: Step) -> None:
+        """Move attempts through the pools for one step; `send_rps` is each caller's request rate."""
+        edges, dt = self.edges, step.dt_s
+        if not edges.size:
+            return
+        j = edges.callee
+        p = self.p
+        timeout = edges.timeout_s[:, None]
+        # Time to notice a failure: the timeout if the callee was silent or slow, else its latency.
+        slow_share = np.clip(st.blackhole[j] + (1 - ramp(edges.timeout_s - st.latency_s[j],
+                                                         0.1 * edges.timeout_s)), 0, 1)
+        notice = slow_share * edges.timeout_s + (1 - slow_share) * np.minimum(st.latency_s[j],
+                                                                              edges.timeout_s)
+        delay = np.maximum(notice[:, None] + edges.backoff_s, dt) if edges.backoff_s.size else timeout
+        leaving = self.pools * (1.0 - np.exp(-dt / delay))
+        self.pools -= leaving
+        attempts = np.concatenate([(edges.per_request * send_rps[edges.caller])[:, None],
+                                   leaving / dt], axis=1)[:, : self.pools.shape[1] + 1]
+        failed = attempts * (1.0 - p)[:, None]
+        wanted = (failed[:, :-1] * self.pool_open).sum(axis=1) if attempts.shape[1] > 1 else 0 * p
+        successes = attempts.sum(axis=1) * p
+        self._budget(wanted, successes, dt)
+        if attempts.shape[1] > 1:
+            self.pools += failed[:, :-1] * self.pool_open * self.allow[:, None] * dt
+        closed = self.closed(step.t_s)
+        self.first = attempts[:, 0]
+        self.sent = attempts.sum(axis=1) * closed
+        self._breaker(p, closed, step)
+
+    def _budget(self, wanted: np.ndarray, successes: np.ndarray, dt: float) -> None:
+        ratio = self.edges.budget_ratio
+        has = ~np.isnan(ratio)
+        if not has.any():
+            return
+        earn = np.where(has, ratio, 0) * successes * dt
+        available = self.tokens + earn
+        with np.errstate(divide="ignore", invalid="ignore"):
+            allow = np.where(wanted * dt > 1e-12, np.minimum(1.0, available / (wanted * dt)), 1.0)
+        allow = np.where(has, allow, 1.0)
+        spent = wanted * allow * dt
+        self.tokens = np.where(has, np.minimum(available - spent, self.edges.budget_burst), np.inf)
+        self.allow = allow
+
+    def _breaker(self, p: np.ndarray, closed: np.ndarray, step: Step) -> None:
+        threshold = self.edges.breaker_threshold
+        has = ~np.isnan(threshold)
+        if not has.any():
+            return
+        alpha = np.minimum(1.0, step.dt_s / self.edges.breaker_window_s)
+        self.failure_avg = np.where(closed > 0, self.failure_avg + (1 - p - self.failure_avg) * alpha,
+                                    0.0)
+        trip = has & (closed > 0) & (self.failure_avg > threshold) & (self.first > 0)
+        self.open_until_s = np.where(trip, step.t_s + self.edges.breaker_open_s, self.open_until_s)
+        self.failure_avg[trip] = 0.0
+
+    def quiescent(self, t_s: float) -> bool:
+        """No breaker open (their timers would change the flow)."""
+        return bool((self.open_until_s <= t_s).all())
