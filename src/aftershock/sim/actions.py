@@ -5,6 +5,7 @@ the effective condition of every touched component is recomputed from the faults
 
 - `outage`: down by itself; with `mode: timeout` (default) its callers hear nothing and wait for
   their timeout, with `mode: error` they are refused at once;
+- `errors`: a share `factor` of its requests is refused at once (a partial failure);
 - `capacity`: its service rate times `factor`; `latency`: `delay` added to every request;
 - `load`: organic load set to `rps` (or times `factor`);
 - `dns_*`: the record's answer, handed to the DNS mechanism.
@@ -40,6 +41,7 @@ class Timeline:
         self.active: set[int] = set()
         self.base_load = np.array([c.load.rps if c.load else 0.0 for c in graph.components])
         self.capacity = np.ones(graph.n)
+        self.refused = np.zeros(graph.n)
         self.routes = {kind: m for m in mechanisms for kind in m.fault_kinds}
         self.automations: dict[int, list] = defaultdict(list)
         for m in mechanisms:
@@ -93,7 +95,11 @@ class Timeline:
                     touched |= self._act(self.scenario.actions[idx], st, step)
             for target in touched:
                 self._recompute(target, st, step)
+
+    def factors(self, st: State) -> None:
+        """Multiply in the capacity and error shares of the active faults (after the reset)."""
         st.capacity_factor *= self.capacity
+        st.local *= 1.0 - self.refused
 
     def _act(self, action: Action, st: State, step: Step) -> set[int]:
         i = self.graph.index[action.target]
@@ -122,6 +128,7 @@ class Timeline:
         st.own_up[i] = 0.0 if outages else 1.0
         st.blackhole[i] = 1.0 if any(f.mode == "timeout" for f in outages) else 0.0
         self.capacity[i] = math.prod(f.factor for f in faults if f.kind == "capacity")
+        self.refused[i] = 1.0 - math.prod(1.0 - f.factor for f in faults if f.kind == "errors")
         st.added_latency_s[i] = sum(f.delay_s or 0.0 for f in faults if f.kind == "latency")
         load = self.base_load[i]
         for f in faults:

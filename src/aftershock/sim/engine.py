@@ -132,6 +132,7 @@ class Simulation:
         self.computed = 0
         self.skipped = 0
         self._previous: list[np.ndarray] | None = None
+        self._warm_up()
 
     @property
     def done(self) -> bool:
@@ -147,8 +148,18 @@ class Simulation:
         """Advance one step (or, at a fixed point, jump to the next event)."""
         st, step = self.state, Step(self.k, self.t_s, self.scenario.step_s)
         self.timeline.apply(st, step)
+        self._flow(step)
+        self.recorder.record(st, step)
+        self.computed += 1
+        self.k += 1
+        if self.skip_quiet and not self.done:
+            self._maybe_skip(step)
+
+    def _flow(self, step: Step) -> None:
+        """Mechanisms, queues, the stage pass, outcomes and retries for one step."""
+        st = self.state
         st.reset_factors()
-        st.capacity_factor *= self.timeline.capacity
+        self.timeline.factors(st)
         for m in self.mechanisms:
             m.before_flow(st, step)
         st.offered = st.load_rps + self.incoming + st.extra_rps
@@ -161,11 +172,12 @@ class Simulation:
                          if self.edges.size else self.incoming)
         for m in self.mechanisms:
             m.after_flow(st, step)
-        self.recorder.record(st, step)
-        self.computed += 1
-        self.k += 1
-        if self.skip_quiet and not self.done:
-            self._maybe_skip(step)
+
+    def _warm_up(self) -> None:
+        """Let organic load reach every callee before time zero (the run starts in steady state)."""
+        depth = len(self.stages) + 1
+        for _ in range(depth if self.edges.size else 0):
+            self._flow(Step(0, 0.0, self.scenario.step_s))
 
     def run(self, progress: Callable[[float], None] | None = None) -> SimResult:
         """Run to the end; `progress` gets the share of simulated time done, now and then."""

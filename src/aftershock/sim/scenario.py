@@ -33,6 +33,7 @@ from aftershock.model.source import Document, read_document
 
 FAULT_KINDS = (
     "outage",
+    "errors",
     "capacity",
     "load",
     "latency",
@@ -74,6 +75,8 @@ class FaultSpec(_Strict):
     def _one_end(self) -> FaultSpec:
         if self.until is not None and self.for_ is not None:
             raise ValueError("give `until` or `for`, not both")
+        if self.kind == "errors" and (self.factor is None or self.factor > 1):
+            raise ValueError("an errors fault needs `factor` (share of requests refused, 0..1)")
         if self.kind == "capacity" and self.factor is None:
             raise ValueError("a capacity fault needs `factor` (share of capacity left, e.g. 0.2)")
         if self.kind == "load" and (self.rps is None) == (self.factor is None):

@@ -1,0 +1,73 @@
+"""`aftershock simulate`: run a scenario through a model over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aftershock.cli.app import FormatOption, ModelArg, OutputFormat, app, console, emit, load_graph
+
+
+@app.command()
+def simulate(
+    model: ModelArg,
+    scenario: Annotated[Path, typer.Argument(help="scenario file (YAML)", show_default=False)],
+    series: Annotated[Path | None, typer.Option(
+        "--series", help="also write every time series to FILE.csv or FILE.parquet")] = None,
+    series_limit: Annotated[int, typer.Option(help="components with series in the JSON")] = 50,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Cascade through time: windows down/degraded per component, losses, time series."""
+    from rich.progress import Progress
+
+    from aftershock.sim.engine import Simulation
+    from aftershock.sim.scenario import load_scenario
+
+    graph = load_graph(model)
+    sc = load_scenario(scenario, set(graph.names))
+    sim = Simulation(graph, sc)
+    show = console.is_terminal and fmt is OutputFormat.text and sc.steps > 20_000
+    if show:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("simulating", total=1.0)
+            result = sim.run(lambda share: bar.update(task, completed=share))
+    else:
+        result = sim.run()
+    if series is not None:
+        result.write_series(series)
+
+    class _Json:
+        def to_dict(self) -> dict:
+            return result.to_dict(series_limit=series_limit)
+
+    emit(_Json() if fmt is OutputFormat.json else result, fmt, lambda r: print_simulation(r))
+
+
+def print_simulation(result) -> None:  # result: SimResult (imported lazily)
+    """Terminal rendering: one line per impaired component, then losses and the summary."""
+    from rich.table import Table
+
+    from aftershock.model.durations import format_duration
+
+    sc = result.scenario
+    table = Table(title=f"{result.model}: {sc.name or sc.path or 'scenario'}", title_justify="left")
+    for col in ("component", "state", "from", "to", "for"):
+        table.add_column(col)
+    rows = sorted(((w.start_s, name, w) for name, ws in result.windows.items() for w in ws))
+    for _, name, w in rows:
+        when = sc.clock(w.start_s) or f"+{format_duration(w.start_s)}"
+        until = sc.clock(w.end_s) or f"+{format_duration(w.end_s)}"
+        color = "red" if w.state == "down" else "yellow"
+        table.add_row(name, f"[{color}]{w.state}[/]", when, until + (" (open)" if w.open else ""),
+                      format_duration(w.duration_s))
+    console.print(table)
+    for name, dollars in sorted(result.loss.items(), key=lambda kv: -kv[1]):
+        if dollars > 0:
+            console.print(f"loss {name}: ${dollars:,.0f}")
+    s = result.summary
+    state = "[green]recovered[/]" if s["recovered"] else "[red]still down: " + ", ".join(
+        s["down_at_end"][:8]) + "[/]"
+    console.print(f"{s['components_down']} down, {s['components_impaired']} impaired, "
+                  f"total loss ${s['total_loss']:,.0f}; at the end: {state}")
