@@ -72,6 +72,7 @@
     }
   }
   var simulated = sim ? collectWindows(sim.windows) : [];
+  var clockListeners = [], currentClock = null;  // the Gantt follows the graph's clock
   var recorded = sim && sim.recorded ? collectWindows(sim.recorded) : [];
 
   function statesAt(windows, t) {
@@ -264,6 +265,8 @@
         Object.keys(states).forEach(function (k) { if (states[k] === "down") down++; else deg++; });
         clock.textContent = (usesDates ? new Date(timeOrigin + clockSeconds * 1000).toISOString().replace(".000Z", "Z") : timeText(clockSeconds)) + ": " + down + " down, " + deg + " degraded";
         if (picked === null) paintStates();
+        currentClock = clockSeconds;
+        clockListeners.forEach(function (f) { f(clockSeconds); });
       };
       // Start at the worst moment: the most components down.
       var best = 0, bestDown = -1;
@@ -308,7 +311,7 @@
         type: "bar", orientation: "h", name: source + " " + state,
         y: ws.map(function (w) { return plotText(w.name); }), x: x, base: base,
         marker: { color: state === "down" ? DOWN : DEGRADED, opacity: source === "recorded" ? 0.7 : 0.95,
-                  pattern: source === "recorded" ? { shape: "/", fgcolor: "#1d2330", size: 6, solidity: 0.25 } : undefined,
+                  pattern: source === "recorded" ? { shape: "/", bgcolor: state === "down" ? DOWN : DEGRADED, fgcolor: "#1d2330", fgopacity: 0.6, size: 6, solidity: 0.3 } : undefined,
                   line: { color: source === "recorded" ? "#1d2330" : "rgba(0,0,0,0)", width: source === "recorded" ? 1 : 0 } },
         offsetgroup: recorded.length ? source : undefined,
         hovertext: ws.map(function (w) { return plotText(w.name) + ": " + state + " (" + source + ") " + timeText(w.start) + " to " + timeText(w.end); }),
@@ -325,6 +328,13 @@
       yaxis: { categoryorder: "array", categoryarray: order.map(plotText), autorange: "reversed" },
       legend: { orientation: "h", y: 1.08 }
     }, plotConfig);
+    var markClock = function (seconds) {
+      var x = usesDates ? new Date(timeOrigin + seconds * 1000).toISOString() : seconds / 60;
+      Plotly.relayout("gantt", { shapes: [{ type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1,
+                                             line: { color: "#2f5fd0", width: 2, dash: "dot" } }] });
+    };
+    clockListeners.push(markClock);
+    if (currentClock !== null) markClock(currentClock);
 
     var series = sim.series;
     var seriesBox = document.getElementById("series");
