@@ -103,6 +103,8 @@ def import_sources(
 ) -> ImportResult:
     """Import and merge every source (`path`, `format:path`, or a folder of manifests)."""
     results: list[ImportResult] = []
+    manifests: list[str] = []  # read together: a Service may select a workload in another file
+    position = 0
     for source in sources:
         fmt, path = split_source(source)
         files = _files(path)
@@ -110,10 +112,16 @@ def import_sources(
             raise AftershockError("no YAML or JSON file in this folder", file=path)
         for file in files:
             kind = fmt or detect_format(file)
-            if kind == "compose":
+            if kind == "kubernetes":
+                if not manifests:
+                    position = len(results)  # keep the user's order of sources
+                manifests.append(file)
+            elif kind == "compose":
                 results.append(importer(kind)(file, env_file=env_file))
             else:
                 results.append(importer(kind)(file))
+    if manifests:
+        results.insert(position, importer("kubernetes")(manifests))
     result = merge(results)
     apply_strength(result, soft, hard, telemetry_soft)
     return result

@@ -17,7 +17,7 @@ from typing import Any
 from aftershock.importers.addresses import hosts_in, kubernetes_service
 from aftershock.importers.documents import read_text, read_yaml_documents
 from aftershock.importers.replicas import add_replicas
-from aftershock.importers.result import ImportResult, component_name
+from aftershock.importers.result import ImportResult, component_name, malformed
 from aftershock.importers.roles import is_telemetry, kind_from_image
 from aftershock.model.source import Document
 
@@ -25,6 +25,8 @@ WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job
              "DeploymentConfig"}
 ZONE_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 _GENERIC_ZONES = ["zone-1", "zone-2", "zone-3"]
+_PUBLIC_TLDS = {"com", "net", "org", "io", "dev", "app", "co", "cloud", "ai", "biz", "info", "me",
+                "us", "uk", "de", "eu", "fr", "jp", "internal", "local", "localhost"}
 
 
 @dataclass
@@ -62,20 +64,25 @@ def import_kubernetes(paths: list[str | Path] | str | Path) -> ImportResult:
             result.skip(path, "the rest of the file", read.error.message, read.error.line)
         docs.extend(read.documents)
     workloads, services, ingresses, configmaps = _sort(result, docs)
+    good: list[_Workload] = []
     for w in workloads:
-        _add_workload(result, w, configmaps)
-    for w in workloads:
+        with malformed(result, w.doc.path, f"{w.kind} {w.name}", w.doc.locate(())[0]):
+            _add_workload(result, w, configmaps)
+            good.append(w)
+    services = [s for s in services if isinstance(s.selector, dict)]
+    for w in good:
         draft = result.components[_qualified(w.name, w.namespace)]
         for variable, value in w.env:
             for host in hosts_in(variable, value):
-                _depend_on_host(result, w, draft, host, variable, services, workloads)
+                _depend_on_host(result, w, draft, host, variable, services, good)
     for s in services:
         if s.type in ("LoadBalancer", "NodePort"):
             entry = result.draft(_qualified(s.name, s.namespace), _source(s.path), kind="load_balancer")
-            for target in _selected(s, workloads):
+            for target in _selected(s, good):
                 entry.depend(target, f"Service {s.name} ({s.type})")
     for doc in ingresses:
-        _add_ingress(result, doc, services, workloads)
+        with malformed(result, doc.path, "an Ingress", doc.locate(())[0]):
+            _add_ingress(result, doc, services, good)
     return result
 
 
@@ -97,34 +104,35 @@ def _sort(
     configmaps: dict[tuple[str, str], dict[str, str]] = {}
     ignored: dict[tuple[str, str], list[int | None]] = defaultdict(list)
     for doc in _flatten(docs):
-        data = doc.data
-        if not isinstance(data, dict) or "kind" not in data:
-            result.skip(doc.path, "a document", "not a Kubernetes object (no `kind`)", doc.locate(())[0])
-            continue
-        kind = str(data["kind"])
-        meta = data.get("metadata") or {}
-        name = meta.get("name")
-        namespace = meta.get("namespace") or "default"
-        spec = data.get("spec") or {}
-        line = doc.locate(())[0]
-        if not name:
-            result.skip(doc.path, f"a {kind}", "it has no metadata.name", line)
-        elif kind in WORKLOADS:
-            pod, labels = _pod_template(kind, spec)
-            replicas = spec.get("replicas", 1) if kind in ("Deployment", "StatefulSet",
-                                                           "ReplicaSet", "DeploymentConfig") else None
-            workloads.append(_Workload(name, namespace, doc, kind, labels or meta.get("labels") or {},
-                                       pod, replicas if isinstance(replicas, int) else None))
-        elif kind == "Service":
-            services.append(_Service(name, namespace, spec.get("selector") or {},
-                                     spec.get("type", "ClusterIP"), spec.get("externalName"),
-                                     line, doc.path))
-        elif kind == "Ingress":
-            ingresses.append(doc)
-        elif kind == "ConfigMap":
-            configmaps[(namespace, name)] = {str(k): str(v) for k, v in (data.get("data") or {}).items()}
-        else:
-            ignored[(doc.path, kind)].append(line)
+        with malformed(result, doc.path, "a document", doc.locate(())[0]):
+            data = doc.data
+            if not isinstance(data, dict) or "kind" not in data:
+                result.skip(doc.path, "a document", "not a Kubernetes object (no `kind`)", doc.locate(())[0])
+                continue
+            kind = str(data["kind"])
+            meta = data.get("metadata") or {}
+            name = meta.get("name")
+            namespace = meta.get("namespace") or "default"
+            spec = data.get("spec") or {}
+            line = doc.locate(())[0]
+            if not name:
+                result.skip(doc.path, f"a {kind}", "it has no metadata.name", line)
+            elif kind in WORKLOADS:
+                pod, labels = _pod_template(kind, spec)
+                replicas = spec.get("replicas", 1) if kind in ("Deployment", "StatefulSet",
+                                                               "ReplicaSet", "DeploymentConfig") else None
+                workloads.append(_Workload(name, namespace, doc, kind, labels or meta.get("labels") or {},
+                                           pod, replicas if isinstance(replicas, int) else None))
+            elif kind == "Service":
+                services.append(_Service(name, namespace, spec.get("selector") or {},
+                                         spec.get("type", "ClusterIP"), spec.get("externalName"),
+                                         line, doc.path))
+            elif kind == "Ingress":
+                ingresses.append(doc)
+            elif kind == "ConfigMap":
+                configmaps[(namespace, name)] = {str(k): str(v) for k, v in (data.get("data") or {}).items()}
+            else:
+                ignored[(doc.path, kind)].append(line)
     for (path, kind), lines in ignored.items():
         what = f"{len(lines)} {kind}" + ("s" if len(lines) > 1 else "")
         reason = ("Secrets are never read" if kind == "Secret"
@@ -263,9 +271,13 @@ def _depend_on_host(
         for target in targets:
             draft.depend(target, f"env {variable} -> Service {service.name}", hard=hard)
         return
-    cluster_local = host.endswith(".svc") or ".svc." in host or host.endswith(".cluster.local")
-    name = component_name(host.split(".")[0] if cluster_local else host)
-    kind = "external" if "." in host and not cluster_local else "service"
+    labels = host.split(".")
+    cluster_local = (len(labels) <= 2 and labels[-1] not in _PUBLIC_TLDS) or ".svc" in host
+    if cluster_local:  # `svc`, `svc.ns`, `svc.ns.svc.cluster.local`: named as a workload would be
+        service_name, namespace = kubernetes_service(host, w.namespace)
+        name, kind = _qualified(service_name, namespace), "service"
+    else:
+        name, kind = component_name(host), "external"
     node = result.draft(name, "", kind=kind)
     if not node.sources:
         node.placeholder = True

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aftershock.importers.documents import read_json_lines, read_text
-from aftershock.importers.result import ImportResult, component_name
+from aftershock.importers.result import ImportResult, component_name, malformed
 
 _CLIENT_KINDS = {3, 4, "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "client", "producer"}
 
@@ -49,9 +49,11 @@ def import_traces(path: str | Path) -> ImportResult:
         line = getattr(doc, "line", None)
         data = doc.data
         if isinstance(data, dict) and "resourceSpans" in data:
-            spans += _otlp_spans(result, path, data, line)
+            with malformed(result, path, "an OTLP record", line):
+                spans += _otlp_spans(result, path, data, line)
         elif isinstance(data, dict) and isinstance(data.get("data"), list):
-            spans += _jaeger_spans(result, path, data, line)
+            with malformed(result, path, "a Jaeger record", line):
+                spans += _jaeger_spans(result, path, data, line)
         else:
             result.skip(path, "a record", "neither OTLP JSON (resourceSpans) nor Jaeger JSON (data)", line)
     _edges(result, spans, f"traces:{Path(path).name}")
@@ -85,51 +87,55 @@ def _otlp_attributes(items: Any) -> dict[str, str]:
 def _otlp_spans(result: ImportResult, path: str, data: dict[str, Any], line: int | None) -> list[Span]:
     spans: list[Span] = []
     for rs in data.get("resourceSpans") or []:
-        resource = {a.get("key"): _value(a.get("value"))
-                    for a in ((rs or {}).get("resource") or {}).get("attributes") or []
-                    if isinstance(a, dict)}
-        service = resource.get("service.name")
-        if not service:
-            result.skip(path, "a resource's spans", "the resource has no service.name", line)
-            continue
-        for ss in (rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []):
-            for s in (ss or {}).get("spans") or []:
-                if not isinstance(s, dict) or not s.get("spanId"):
-                    result.skip(path, "a span", "it has no spanId", line)
-                    continue
-                status = (s.get("status") or {}).get("code")
-                spans.append(Span(
-                    trace=str(s.get("traceId", "")), span=str(s["spanId"]),
-                    parent=str(s["parentSpanId"]) if s.get("parentSpanId") else None,
-                    service=service, client=s.get("kind") in _CLIENT_KINDS,
-                    error=status in (2, "STATUS_CODE_ERROR"),
-                    attributes=_otlp_attributes(s.get("attributes")),
-                ))
+        with malformed(result, path, "a resource's spans", line):
+            resource = {a.get("key"): _value(a.get("value"))
+                        for a in ((rs or {}).get("resource") or {}).get("attributes") or []
+                        if isinstance(a, dict)}
+            service = resource.get("service.name")
+            if not service:
+                result.skip(path, "a resource's spans", "the resource has no service.name", line)
+                continue
+            for ss in (rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []):
+                for s in (ss or {}).get("spans") or []:
+                    with malformed(result, path, "a span", line):
+                        if not isinstance(s, dict) or not s.get("spanId"):
+                            result.skip(path, "a span", "it has no spanId", line)
+                            continue
+                        status = (s.get("status") or {}).get("code")
+                        spans.append(Span(
+                            trace=str(s.get("traceId", "")), span=str(s["spanId"]),
+                            parent=str(s["parentSpanId"]) if s.get("parentSpanId") else None,
+                            service=service, client=s.get("kind") in _CLIENT_KINDS,
+                            error=status in (2, "STATUS_CODE_ERROR"),
+                            attributes=_otlp_attributes(s.get("attributes")),
+                        ))
     return spans
 
 
 def _jaeger_spans(result: ImportResult, path: str, data: dict[str, Any], line: int | None) -> list[Span]:
     spans: list[Span] = []
     for trace in data.get("data") or []:
-        processes = (trace or {}).get("processes") or {}
-        for s in (trace or {}).get("spans") or []:
-            if not isinstance(s, dict) or not s.get("spanID"):
-                result.skip(path, "a span", "it has no spanID", line)
-                continue
-            service = s.get("process", {}).get("serviceName") if "process" in s else \
-                (processes.get(s.get("processID")) or {}).get("serviceName")
-            if not service:
-                result.skip(path, f"span {s['spanID']}", "its process has no serviceName", line)
-                continue
-            tags = {t.get("key"): t.get("value") for t in s.get("tags") or [] if isinstance(t, dict)}
-            parent = next((r.get("spanID") for r in s.get("references") or []
-                           if isinstance(r, dict) and r.get("refType") == "CHILD_OF"), None)
-            spans.append(Span(
-                trace=str(s.get("traceID", "")), span=str(s["spanID"]), parent=parent,
-                service=service, client=tags.get("span.kind") in ("client", "producer"),
-                error=tags.get("error") in (True, "true") or tags.get("otel.status_code") == "ERROR",
-                attributes={k: str(v) for k, v in tags.items() if k in _WANTED},
-            ))
+        with malformed(result, path, "a trace", line):
+            processes = (trace or {}).get("processes") or {}
+            for s in (trace or {}).get("spans") or []:
+                with malformed(result, path, "a span", line):
+                    if not isinstance(s, dict) or not s.get("spanID"):
+                        result.skip(path, "a span", "it has no spanID", line)
+                        continue
+                    service = s.get("process", {}).get("serviceName") if "process" in s else \
+                        (processes.get(s.get("processID")) or {}).get("serviceName")
+                    if not service:
+                        result.skip(path, f"span {s['spanID']}", "its process has no serviceName", line)
+                        continue
+                    tags = {t.get("key"): t.get("value") for t in s.get("tags") or [] if isinstance(t, dict)}
+                    parent = next((r.get("spanID") for r in s.get("references") or []
+                                   if isinstance(r, dict) and r.get("refType") == "CHILD_OF"), None)
+                    spans.append(Span(
+                        trace=str(s.get("traceID", "")), span=str(s["spanID"]), parent=parent,
+                        service=service, client=tags.get("span.kind") in ("client", "producer"),
+                        error=tags.get("error") in (True, "true") or tags.get("otel.status_code") == "ERROR",
+                        attributes={k: str(v) for k, v in tags.items() if k in _WANTED},
+                    ))
     return spans
 
 

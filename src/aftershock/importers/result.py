@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,8 +13,14 @@ _INVALID = re.compile(r"[^a-z0-9._/:@-]+")
 
 
 def component_name(raw: str) -> str:
-    """A stable, valid component name: lower case, runs of other characters become '-'."""
-    return _INVALID.sub("-", raw.strip().lower()).strip("-")
+    """A stable, valid component name: lower case, runs of other characters become '-'.
+
+    A name with no usable character gets a stable stand-in derived from it.
+    """
+    name = _INVALID.sub("-", str(raw).strip().lower()).strip("-")
+    if not name:
+        name = "unnamed-" + hashlib.sha1(str(raw).encode()).hexdigest()[:8]
+    return name
 
 
 @dataclass
@@ -96,3 +105,13 @@ class ImportResult:
     def edge_count(self) -> int:
         """Number of requires + uses edges."""
         return sum(len(d.requires) + len(d.uses) for d in self.components.values())
+
+
+@contextmanager
+def malformed(result: ImportResult, file: str, what: str, line: int | None = None) -> Iterator[None]:
+    """Skip one entity whose structure is not what its format documents (a list where a mapping
+    belongs, ...), recording it, instead of failing the whole import."""
+    try:
+        yield
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        result.skip(file, what, f"malformed: a value does not have the documented shape ({exc})", line)

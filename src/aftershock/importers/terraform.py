@@ -15,13 +15,12 @@ type, a DNS record's name and TTL), never one marked sensitive (`sensitive_value
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aftershock.importers.documents import read_json_lines, read_text
-from aftershock.importers.result import ImportResult, component_name
+from aftershock.importers.result import ImportResult, component_name, malformed
 from aftershock.importers.secrets import looks_secret
 
 PROVIDERS = {"aws": "aws", "google": "gcp", "google-beta": "gcp", "azurerm": "azure",
@@ -115,9 +114,9 @@ def import_terraform(path: str | Path) -> ImportResult:
         result.skip(path, "the file", "not a Terraform state (a JSON object)")
         return result
     if "values" in data or "format_version" in data:
-        resources = list(_show_json(data))
+        resources = _show_json(result, path, data)
     elif "resources" in data:
-        resources = list(_raw_state(data))
+        resources = _raw_state(result, path, data)
     else:
         result.skip(path, "the file", "neither `terraform show -json` output nor a state file")
         return result
@@ -139,44 +138,52 @@ def _safe(values: dict[str, Any], sensitive: Any) -> dict[str, Any]:
     return out
 
 
-def _show_json(data: dict[str, Any]) -> Iterator[_Resource]:
-    def walk(module: dict[str, Any]) -> Iterator[_Resource]:
-        for r in module.get("resources") or []:
-            if not isinstance(r, dict) or r.get("mode") != "managed":
-                continue
-            sensitive = r.get("sensitive_values") or {}
-            sensitive_keys = [k for k, v in sensitive.items() if v is True or v]
-            yield _Resource(
-                address=str(r.get("address")), type=str(r.get("type")),
-                provider=_provider(r.get("provider_name")),
-                attributes=_safe(r.get("values") or {}, sensitive_keys),
-                depends=[str(d) for d in r.get("depends_on") or []],
-            )
-        for child in module.get("child_modules") or []:
-            yield from walk(child)
+def _show_json(result: ImportResult, path: str, data: dict[str, Any]) -> list[_Resource]:
+    out: list[_Resource] = []
 
-    root = ((data.get("values") or {}).get("root_module")) or {}
-    yield from walk(root)
+    def walk(module: Any) -> None:
+        with malformed(result, path, "a module"):
+            for r in module.get("resources") or []:
+                with malformed(result, path, f"resource {r.get('address', '?')}"):
+                    if r.get("mode") != "managed":
+                        continue
+                    sensitive = r.get("sensitive_values") or {}
+                    sensitive_keys = [k for k, v in sensitive.items() if v is True or v]
+                    out.append(_Resource(
+                        address=str(r["address"]), type=str(r["type"]),
+                        provider=_provider(r.get("provider_name")),
+                        attributes=_safe(r.get("values") or {}, sensitive_keys),
+                        depends=[str(d) for d in r.get("depends_on") or []],
+                    ))
+            for child in module.get("child_modules") or []:
+                walk(child)
+
+    with malformed(result, path, "values.root_module"):
+        walk(((data.get("values") or {}).get("root_module")) or {})
+    return out
 
 
-def _raw_state(data: dict[str, Any]) -> Iterator[_Resource]:
-    for r in data.get("resources") or []:
-        if not isinstance(r, dict) or r.get("mode") != "managed":
-            continue
-        prefix = f"{r['module']}." if r.get("module") else ""
-        base = f"{prefix}{r.get('type')}.{r.get('name')}"
-        instances = r.get("instances") or []
-        for inst in instances:
-            key = inst.get("index_key")
-            address = base if key is None else (f"{base}[{key!r}]" if isinstance(key, int)
-                                                 else f'{base}["{key}"]')
-            sensitive = [p[0].get("value") for p in inst.get("sensitive_attributes") or []
-                         if isinstance(p, list) and p and isinstance(p[0], dict)]
-            yield _Resource(
-                address=address, type=str(r.get("type")), provider=_provider(r.get("provider")),
-                attributes=_safe(inst.get("attributes") or {}, sensitive),
-                depends=[str(d) for d in inst.get("dependencies") or []],
-            )
+def _raw_state(result: ImportResult, path: str, data: dict[str, Any]) -> list[_Resource]:
+    out: list[_Resource] = []
+    with malformed(result, path, "resources"):
+        for r in data.get("resources") or []:
+            with malformed(result, path, f"resource {r.get('type', '?')}.{r.get('name', '?')}"):
+                if r.get("mode") != "managed":
+                    continue
+                prefix = f"{r['module']}." if r.get("module") else ""
+                base = f"{prefix}{r['type']}.{r['name']}"
+                for inst in r.get("instances") or []:
+                    key = inst.get("index_key")
+                    address = base if key is None else (
+                        f"{base}[{key!r}]" if isinstance(key, int) else f'{base}["{key}"]')
+                    sensitive = [p[0].get("value") for p in inst.get("sensitive_attributes") or []
+                                 if isinstance(p, list) and p and isinstance(p[0], dict)]
+                    out.append(_Resource(
+                        address=address, type=str(r["type"]), provider=_provider(r.get("provider")),
+                        attributes=_safe(inst.get("attributes") or {}, sensitive),
+                        depends=[str(d) for d in inst.get("dependencies") or []],
+                    ))
+    return out
 
 
 def _provider(text: Any) -> str | None:
