@@ -13,6 +13,8 @@ from aftershock.errors import AftershockError
 from aftershock.risk.montecarlo import RiskPlan
 from aftershock.risk.summary import ChunkResult, run_chunk
 
+CONNECT_TIMEOUT = "10s"  # how long to keep trying an existing scheduler
+
 
 def run_on_dask(
     plans: list[RiskPlan],
@@ -35,11 +37,13 @@ def run_on_dask(
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         else:
+            # processes: TCP on loopback only; threads: in-process transport (no host)
+            where = {"host": "127.0.0.1"} if processes else {}
             cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=processes,
-                host="127.0.0.1", dashboard_address=None,
+                dashboard_address=None, **where,
             )
             client = Client(cluster)
     except (OSError, TimeoutError) as exc:

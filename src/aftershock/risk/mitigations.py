@@ -205,7 +205,9 @@ def read_mitigations(path: str | Path, text: str | None = None) -> list[Mitigati
             try:
                 parsed.append((kind, CHANGES[kind].model_validate(body or {})))
             except ValidationError as exc:
-                err = exc.errors(include_url=False)[0]
+                errors = exc.errors(include_url=False)
+                # a misspelt key also makes the right one "missing": report the misspelling
+                err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
                 loc = tuple(err["loc"])
                 what = ".".join(map(str, loc))
                 msg = str(err["msg"]).removeprefix("Value error, ")

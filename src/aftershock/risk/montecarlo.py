@@ -358,7 +358,7 @@ def _outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
         # Segments with one active source: all of the segment's loss is that source's.
         w = (loss_down + loss_degraded)[single]
         key = seg.trial[single] * n_src + seg.single[single]
-        part = np.bincount(key, weights=w, minlength=trials * n_src)
+        part = np.bincount(key, weights=w, minlength=trials * n_src).astype(np.float64)
         if multi_pairs:
             for loss, reach in ((loss_down, plan.reaches_hard[:, j]), (loss_degraded, plan.reaches_any[:, j])):
                 relevant = reach[seg.pair_source]

@@ -1,0 +1,214 @@
+"""Mitigations: file format and its located errors, model transforms, CRN evaluation and ranking."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aftershock.errors import AftershockError
+from aftershock.model.compile import compile_model
+from aftershock.model.load import load_model, load_model_text
+from aftershock.risk.engine import RiskSettings
+from aftershock.risk.mitigations import MitigationError, apply_mitigation, read_mitigations
+from aftershock.risk.whatif import evaluate_mitigations
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "src" / "aftershock" / "demo" / "acme-shop.yaml"
+EXAMPLE = REPO / "examples" / "mitigations.yaml"
+
+SHOP = """
+components:
+  db:
+    kind: datastore
+    failure: {rate_per_year: 6, mean_duration: 2h}
+    placement: {provider: aws, region: us-east-1}
+  pay: {kind: saas, failure: {rate_per_year: 4, mean_duration: 1h}}
+  auth: {kind: saas, failure: {rate_per_year: 2, mean_duration: 1h}}
+  dns: {kind: dns_record, record: api.shop.example, ttl: 60s, negative_ttl: 5m,
+        failure: {rate_per_year: 1, mean_duration: 2h}}
+  shop:
+    requires: [db, pay, auth, dns]
+    unavailability: 0
+    impact: {revenue_per_hour: 10000}
+"""
+
+
+def mitigations(text: str):
+    return read_mitigations("m.yaml", text=text)
+
+
+def test_identical_model_removes_exactly_nothing_thanks_to_common_random_numbers():
+    model = load_model_text(SHOP)
+    plan = mitigations(
+        "version: 1\nmitigations:\n"
+        "  - {name: no-op, changes: [{change_failure: {component: db, rate_factor: 1}}]}\n"
+    )
+    result = evaluate_mitigations(model, plan, RiskSettings(trials=500, seed=4))
+    removed = result.mitigations[0].loss_removed
+    assert removed is not None and removed.mean == 0.0 and removed.stderr == 0.0
+
+
+def test_mitigations_are_ranked_by_loss_removed_and_by_value():
+    model = load_model_text(SHOP)
+    plan = mitigations("""
+version: 1
+mitigations:
+  - name: replica of db in us-west-2
+    cost_per_year: 100000
+    changes: [{add_replica: {component: db, region: us-west-2, failover: 1m}}]
+  - name: guest checkout
+    cost_per_year: 1000
+    changes: [{soften_dependency: {component: shop, dependency: auth}}]
+  - name: throttle retries
+    changes: [{throttle: {component: shop, max_inflight: 100}}]
+""")
+    result = evaluate_mitigations(model, plan, RiskSettings(trials=3000, seed=2))
+    data = result.to_dict()
+    by_name = {m["name"]: m for m in data["mitigations"]}
+    replica, guest = by_name["replica of db in us-west-2"], by_name["guest checkout"]
+    # db: 6 x 2 h = 12 h/yr at $10k; auth: 2 x 1 h = 2 h/yr: the replica removes most
+    assert data["ranking"] == ["replica of db in us-west-2", "guest checkout"]
+    assert replica["loss_removed"] == pytest.approx(12 * 10000, rel=0.1)
+    assert guest["loss_removed"] == pytest.approx(2 * 10000, rel=0.15)
+    lo, hi = replica["loss_removed_ci95"]
+    assert lo < replica["loss_removed"] < hi
+    # per dollar, guest checkout wins
+    assert data["ranking_by_value"] == ["guest checkout", "replica of db in us-west-2"]
+    assert by_name["throttle retries"]["evaluated"] is False
+    assert "simulator" in by_name["throttle retries"]["reason"]
+    assert "loss_removed" not in by_name["throttle retries"]
+    assert data["baseline"]["expected_loss"] > replica["expected_loss"]
+
+
+def test_paired_differences_are_tighter_than_independent_estimates():
+    model = load_model_text(SHOP)
+    plan = mitigations("version: 1\nmitigations:\n"
+                       "  - {name: stale, changes: [{serve_stale: {record: dns, max_stale: 1d}}]}\n")
+    result = evaluate_mitigations(model, plan, RiskSettings(trials=2000, seed=9))
+    removed = result.mitigations[0].loss_removed
+    independent = 2 ** 0.5 * result.baseline.total_loss.moments.stderr
+    assert removed is not None and removed.mean > 0
+    assert removed.stderr < 0.5 * independent
+
+
+def test_add_replica_turns_the_component_into_a_group_and_keeps_its_stream():
+    model = load_model_text(SHOP)
+    [m] = mitigations("version: 1\nmitigations:\n  - name: r\n    changes:\n"
+                      "      - add_replica: {component: db, region: eu-west-1, failover: 30s}\n")
+    variant = apply_mitigation(model, m)
+    comps = variant.model.components
+    assert comps["db"].any_of == ["db@us-east-1", "db@eu-west-1"]
+    assert comps["db"].failover == 30
+    assert comps["db@eu-west-1"].placement.region == "eu-west-1"
+    assert comps["db@eu-west-1"].failure == comps["db@us-east-1"].failure
+    assert variant.stream_aliases == {"db@us-east-1": "db"}
+    assert model.components["db"].any_of is None  # the original model is untouched
+    compile_model(variant.model)
+
+
+def test_second_provider_gets_the_catalog_profile_and_an_independent_stack():
+    model = load_model_text(SHOP)
+    [m] = mitigations("version: 1\nmitigations:\n  - name: p\n    changes:\n"
+                      "      - second_provider: {component: pay, provider: otherpay}\n")
+    alt = apply_mitigation(model, m).model.components["pay@otherpay"]
+    assert alt.kind == "saas" and alt.requires == [] and alt.failure is None
+    assert alt.placement.provider == "otherpay"
+
+
+def test_ttl_and_remove_dependency_transforms():
+    model = load_model_text(SHOP)
+    plan = mitigations("""
+version: 1
+mitigations:
+  - name: t
+    changes:
+      - ttl: {record: dns, ttl: 1h}
+      - remove_dependency: {component: shop, dependency: auth}
+""")
+    comps = apply_mitigation(model, plan[0]).model.components
+    assert comps["dns"].ttl == 3600 and comps["dns"].negative_ttl == 300
+    assert comps["shop"].requires == ["db", "pay", "dns"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("version: 1\nmitigations:\n  - name: a\n    changes:\n      - add_replika: {component: db}\n",
+         5, "add_replica"),
+        ("version: 1\nmitigations:\n  - name: a\n    changes:\n      - ttl: {record: dns, tll: 1h}\n",
+         5, "unknown key 'tll'"),
+        ("version: 1\nmitigations:\n  - name: a\n    cost_per_year: -5\n    changes: [{ttl: {record: dns, ttl: 1h}}]\n",
+         4, "cost_per_year"),
+        ("version: 1\nmitigations:\n  - name: a\n    changes: []\n", 3, "changes"),
+        ("version: 1\nmitigations:\n  - name: a\n    changes:\n      - ttl: {record: dns, ttl: soon}\n",
+         5, "duration"),
+        ("mitigations:\n  - changes: [{ttl: {record: dns, ttl: 1h}}]\n", 2, "name"),
+        ("version: 1\nmitigations:\n  - name: a\n    add_replica: {component: db}\n", 4, "changes"),
+    ],
+)
+def test_file_errors_name_the_line(text: str, line: int, fragment: str):
+    with pytest.raises(MitigationError) as err:
+        mitigations(text)
+    assert err.value.file == "m.yaml"
+    assert err.value.line == line, str(err.value)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ("add_replica: {component: dbb, region: us-west-2}", "did you mean 'db'"),
+        ("add_replica: {component: db, region: us-east-1}", "where the original is"),
+        ("ttl: {record: db, ttl: 1h}", "not a dns_record"),
+        ("remove_dependency: {component: shop, dependency: pay2}", "does not depend"),
+        ("soften_dependency: {component: db, dependency: shop}", "does not require"),
+    ],
+)
+def test_transform_errors_point_into_the_mitigations_file(change: str, fragment: str):
+    model = load_model_text(SHOP)
+    [m] = mitigations(f"version: 1\nmitigations:\n  - name: a\n    changes:\n      - {change}\n")
+    with pytest.raises(MitigationError) as err:
+        apply_mitigation(model, m)
+    assert err.value.line == 5 and fragment in str(err.value)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=300))
+def test_any_text_gives_a_result_or_a_located_error_never_a_crash(text: str):
+    with contextlib.suppress(AftershockError):
+        mitigations(text)
+
+
+KEYS = st.sampled_from(["name", "changes", "cost_per_year", "ttl", "record", "add_replica", "component",
+                        "region", "failover", "description", "max_stale", "serve_stale", "x"])
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True) | st.text(max_size=8)
+    | st.sampled_from(["1h", "db", "dns", "us-west-2"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(KEYS, VALUES, max_size=4), max_size=3))
+def test_structured_junk_gives_a_located_error_never_a_crash(entries: list):
+    import json
+
+    text = json.dumps({"version": 1, "mitigations": entries})
+    model = load_model_text(SHOP)
+    try:
+        for m in read_mitigations("m.json", text=text):
+            apply_mitigation(model, m)
+    except AftershockError as exc:
+        assert exc.file == "m.json"
+
+
+@pytest.mark.skipif(not DEMO.exists() or not EXAMPLE.exists(), reason="demo model or example absent")
+def test_example_mitigations_apply_to_the_demo_model():
+    model = load_model(DEMO)
+    for m in read_mitigations(EXAMPLE):
+        compile_model(apply_mitigation(model, m).model)
