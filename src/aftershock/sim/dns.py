@@ -11,7 +11,11 @@ needs no fresh answer. A `slow` record whose `delay` reaches the resolver timeou
 SERVFAIL; a shorter delay is only latency on the rare fresh lookups and is ignored.
 
 The population of cache entries is tracked per record as masses scheduled to expire in a ring of
-future steps (a renewal process), so the uniform spread and both TTLs are exact at step resolution.
+future steps (a renewal process). An entry whose answer changed expires exactly one hold later,
+so the onset follows the old TTL exactly. An entry renewed with the same kind of answer lives its
+hold +- 25% (uniform): independent consumers drift out of the phase the onset gave them, so after
+a fault of several negative TTLs the bad answers expire spread over about one negative TTL
+(three quarters of them linearly within 0.75 x negative TTL, the rest by 1.25 x).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ OK, EMPTY, NXDOMAIN, SERVFAIL, SLOW = range(5)
 _CODES = {"dns_empty": EMPTY, "dns_nxdomain": NXDOMAIN, "dns_servfail": SERVFAIL, "dns_slow": SLOW}
 DEFAULT_TTL_S = 300.0
 RESOLVER_TIMEOUT_S = 5.0
+JITTER_DIVISOR = 4  # a renewed entry lives its hold +- a quarter: consumers drift out of phase
 
 
 class DnsCaches:
@@ -44,12 +49,20 @@ class DnsCaches:
         self.ttl_steps = np.maximum(1, np.round(ttl / dt_s)).astype(np.int64)
         self.neg_steps = np.maximum(1, np.round(neg / dt_s)).astype(np.int64)
         self.stale_s = stale
-        self.ring = int(max(self.ttl_steps.max(initial=1), self.neg_steps.max(initial=1))) + 1
+        longest = int(max(self.ttl_steps.max(initial=1), self.neg_steps.max(initial=1)))
+        self.ring = longest + longest // JITTER_DIVISOR + 3
         m = len(self.records)
-        self.expiring = np.zeros((m, self.ring))
-        self.expiring_bad = np.zeros((m, self.ring))
+        # Entries expiring at each future step: fresh answers (exact hold) and renewals of the
+        # same answer, whose expiry is jittered (a difference ring whose running sum is the rate).
+        self.fresh = np.zeros((m, self.ring))
+        self.fresh_bad = np.zeros((m, self.ring))
+        self.spread = np.zeros((m, self.ring))
+        self.spread_bad = np.zeros((m, self.ring))
+        self.renewing = np.zeros(m)
+        self.clock = 0
+        self.renewing_bad = np.zeros(m)
         for s in range(m):  # uniform ages: equal mass expires at each of the next ttl steps
-            self.expiring[s, 1 : self.ttl_steps[s] + 1] = 1.0 / self.ttl_steps[s]
+            self.fresh[s, 1 : self.ttl_steps[s] + 1] = 1.0 / self.ttl_steps[s]
         self.bad = np.zeros(m)  # share of consumer caches holding a bad answer
         self.code = np.zeros(m, dtype=np.int64)
         self.delay_s = np.zeros(m)
@@ -84,19 +97,37 @@ class DnsCaches:
         """Advance every cache one step and set each consumer's share of requests that resolve."""
         if not len(self.records):
             return
-        slot = step.k % self.ring
-        due = self.expiring[:, slot].copy()
-        due_bad = self.expiring_bad[:, slot].copy()
-        self.expiring[:, slot] = 0.0
-        self.expiring_bad[:, slot] = 0.0
+        # The caches keep their own clock: when the engine skips a quiet stretch (every cache
+        # agreeing with its record) they pause instead of missing ring slots.
+        self.clock += 1
+        slot = self.clock % self.ring
+        self.renewing += self.spread[:, slot]
+        self.renewing_bad += self.spread_bad[:, slot]
+        self.spread[:, slot] = self.spread_bad[:, slot] = 0.0
+        due = self.fresh[:, slot] + np.maximum(self.renewing, 0.0)
+        due_bad = self.fresh_bad[:, slot] + np.maximum(self.renewing_bad, 0.0)
+        self.fresh[:, slot] = self.fresh_bad[:, slot] = 0.0
         self.bad -= due_bad
         failing = self._failing_code() & (step.t_s - self.servfail_since_s >= self.stale_s)
         negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
         now_bad = negative | failing
         hold = np.where(negative, self.neg_steps, np.where(failing, 1, self.ttl_steps))
-        target = (step.k + hold) % self.ring
-        self.expiring[self._rows, target] += due
-        self.expiring_bad[self._rows, target] += due * now_bad
+        # An entry renewed with the same kind of answer keeps a uniformly spread age; one whose
+        # answer changed is fresh and expires exactly one hold later.
+        same = np.where(now_bad, due_bad, due - due_bad)
+        changed = due - same
+        rows = self._rows
+        end = (self.clock + hold) % self.ring
+        self.fresh[rows, end] += changed
+        self.fresh_bad[rows, end] += changed * now_bad
+        jitter = hold // JITTER_DIVISOR
+        first = (self.clock + hold - jitter) % self.ring
+        stop = (self.clock + hold + jitter + 1) % self.ring
+        rate = same / (2 * jitter + 1)
+        self.spread[rows, first] += rate
+        self.spread[rows, stop] -= rate
+        self.spread_bad[rows, first] += rate * now_bad
+        self.spread_bad[rows, stop] -= rate * now_bad
         self.bad = np.clip(self.bad + due * now_bad, 0.0, 1.0)
         st.local[self.records] *= np.where(negative | self._failing_code(), 0.0, 1.0)
         if len(self.consumers):

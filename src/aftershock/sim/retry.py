@@ -120,9 +120,9 @@ class Retries:
     def request_success(self, e: np.ndarray, p: np.ndarray, st: State) -> np.ndarray:
         """Share of the caller's requests whose call on edges `e` succeeds within its attempts."""
         tries = 1.0 + (self.edges.attempts[e] - 1) * self.allow[e]
-        ok = 1.0 - (1.0 - p) ** tries
-        # Retrying cannot beat the callee's own availability (a dead dependency stays dead).
-        return np.minimum(ok, st.avail[self.edges.callee[e]])
+        # Attempts fail independently: retries lift the caller above the callee's per-attempt
+        # success for partial failures (Brooker 2022), and not at all for a dead callee (p = 0).
+        return 1.0 - (1.0 - p) ** tries
 
     def call_time(self, e: np.ndarray, p: np.ndarray, st: State) -> np.ndarray:
         """Mean time a request spends in the call on edges `e`, retries and backoff included."""
