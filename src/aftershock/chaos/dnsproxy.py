@@ -34,6 +34,7 @@ LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 HEADER = struct.Struct("!HHHHHH")
 MIN_UDP_PAYLOAD = 512
+PARSE_CACHE_LIMIT = 4096
 
 
 @dataclass
@@ -132,15 +133,21 @@ class RateLimiter:
         return len(self._buckets)
 
 
-@dataclass
+@dataclass(slots=True)
 class Question:
-    """A parsed query: the dnslib record plus what the proxy keys on."""
+    """A parsed query: the dnslib record plus what the proxy keys on.
+
+    `record` is shared between queries with the same bytes (see `DnsProxy.screen`), so its
+    header ID is not this query's: `ident` is.
+    """
 
     record: DNSRecord
     qname: str
     qtype: str
     max_udp_size: int
     has_edns: bool
+    ident: int
+    question_wire: bytes  # the question section, lower-cased (to match the upstream's reply)
 
 
 @dataclass
@@ -181,6 +188,8 @@ class DnsProxy:
         self._tcp_connections = 0
         self._delayed = 0
         self._sweeper: asyncio.Task[None] | None = None
+        self._parsed: dict[bytes, Question] = {}
+        self._allowed: dict[str, bool] = {}
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -243,13 +252,19 @@ class DnsProxy:
     def screen(self, data: bytes, client: str, tcp: bool) -> bytes | Question | None:
         """First look at a packet: a reply to send at once, a question to answer, or None (drop)."""
         self.counters.queries += 1
+        data = bytes(data)  # (a no-op for the bytes a socket gives)
         if len(data) < HEADER.size:
             self.counters.malformed += 1
             return None  # not even a header: nothing to reply to
         if data[2] & 0x80:
             self.counters.malformed += 1
             return None  # a response sent to us: never answer it (reflection loops)
-        if not _allowed(client, self.config.allow):
+        allowed = self._allowed.get(client)
+        if allowed is None:
+            if len(self._allowed) >= self.config.max_rate_buckets:
+                self._allowed.clear()
+            allowed = self._allowed[client] = _allowed(client, self.config.allow)
+        if not allowed:
             self.counters.refused_clients += 1
             if not self.limiter.allow("refused:" + client, time.monotonic()):
                 return None
@@ -257,14 +272,35 @@ class DnsProxy:
         if not tcp and not self.limiter.allow(client, time.monotonic()):
             self.counters.rate_limited += 1
             return None
+        # Clients repeat questions: the parse of the bytes after the ID is memoised (bounded).
+        template = self._parsed.get(data[2:])
+        if template is None:
+            parsed = self._parse(data)
+            if isinstance(parsed, bytes):
+                return parsed
+            template = parsed
+            if len(self._parsed) >= PARSE_CACHE_LIMIT:
+                self._parsed.clear()
+            self._parsed[data[2:]] = template
+        return Question(
+            template.record,
+            template.qname,
+            template.qtype,
+            65535 if tcp else template.max_udp_size,
+            template.has_edns,
+            (data[0] << 8) | data[1],
+            template.question_wire,
+        )
+
+    def _parse(self, data: bytes) -> bytes | Question:
+        """dnslib's parse of a query, or the FORMERR/NOTIMP reply it deserves."""
         try:
             record = DNSRecord.parse(data)
         except (DNSError, ValueError, IndexError, UnicodeError, struct.error):
             self.counters.malformed += 1
             self.counters.formerr += 1
             return _bare_reply(data, FORMERR)
-        opcode = record.header.opcode
-        if opcode != OPCODE.QUERY:
+        if record.header.opcode != OPCODE.QUERY:
             return _bare_reply(data, NOTIMP)
         if len(record.questions) != 1:
             self.counters.formerr += 1
@@ -272,12 +308,15 @@ class DnsProxy:
         q = record.questions[0]
         opt = next((rr for rr in record.ar if rr.rtype == QTYPE.OPT), None)
         max_udp = max(MIN_UDP_PAYLOAD, opt.rclass) if opt is not None else MIN_UDP_PAYLOAD
+        qlen = _question_length(data)
         return Question(
             record=record,
             qname=normalise(q.qname),
             qtype=QTYPE.forward.get(q.qtype) or f"TYPE{q.qtype}",
-            max_udp_size=max_udp if not tcp else 65535,
+            max_udp_size=max_udp,
             has_edns=opt is not None,
+            ident=record.header.id,
+            question_wire=data[HEADER.size : HEADER.size + qlen].lower(),
         )
 
     def choose_rule(self, query: Question, client: str, transport: str) -> Rule | None:
@@ -349,7 +388,7 @@ class DnsProxy:
         header = query.record.header
         response = DNSRecord(
             DNSHeader(
-                id=header.id,
+                id=query.ident,
                 qr=1,
                 aa=int(aa),
                 rd=header.rd,
@@ -376,7 +415,7 @@ class DnsProxy:
         header = query.record.header
         response = DNSRecord(
             DNSHeader(
-                id=header.id, qr=1, tc=1, rd=header.rd, ra=int(self.config.upstream is not None)
+                id=query.ident, qr=1, tc=1, rd=header.rd, ra=int(self.config.upstream is not None)
             ),
             q=query.record.q,
         )
@@ -589,11 +628,10 @@ class _UpstreamSocket(asyncio.DatagramProtocol):
                 break
         else:
             return False
-        qlen = _question_length(data)
         self.pending[new_id] = _Pending(
             client=client,
             original_id=data[:2],
-            question=data[HEADER.size : HEADER.size + qlen].lower(),
+            question=query.question_wire,
             deadline=time.monotonic() + self.proxy.config.upstream_timeout_s,
             max_size=query.max_udp_size,
             rule=rule,
