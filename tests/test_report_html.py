@@ -199,3 +199,21 @@ def test_markdown_summary_tells_the_story() -> None:
     assert "ddb-dns failed first" in text
     assert "| checkout | down | T+1.5 min | T+2 h 57 min |" in text
     assert "| checkout |" in text
+
+
+def test_a_real_simulation_renders_with_its_root_cause(run_cli, tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "version: 1\nduration: 3h\nstep: 5s\n"
+        "faults:\n  - {target: ddb-dns, kind: dns_empty, at: 10m, for: 1h}\n"
+    )
+    sim = run_cli("simulate", DEMO, scenario, "--format", "json")
+    assert sim.exit_code == 0, sim.stderr
+    result = tmp_path / "sim.json"
+    result.write_text(sim.stdout)
+    html = tmp_path / "sim.html"
+    assert run_cli("report", result, "--model", DEMO, "-o", html).exit_code == 0
+    page = html.read_text()
+    assert 'id="timeline"' in page and 'id="clock-slider"' in page
+    # The whole chain fails in the same step; the story names where it began.
+    assert "<li>ddb-dns failed first (at 10 min)" in page

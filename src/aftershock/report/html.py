@@ -257,10 +257,11 @@ def money(value: float | None) -> str:
 def headline(bundle: Mapping[str, Any]) -> list[str]:
     """Sentences that tell the story before any chart is read."""
     sims, risks, checks = [], [], []
+    graph = bundle.get("graph")
     for r in bundle["results"]:
         kind, data = r["kind"], r["data"]
         if kind in ("simulation", "replay"):
-            sims += _simulation_headline(data)
+            sims += _simulation_headline(data, graph)
         elif kind == "check":
             c = data.get("counts", {})
             verdict = "passes" if data.get("passed") else "FAILS"
@@ -272,24 +273,23 @@ def headline(bundle: Mapping[str, Any]) -> list[str]:
             )
         elif kind == "risk":
             risks += _risk_headline(data)
-    graph = bundle.get("graph")
     structure = _graph_headline(graph) if graph and graph.get("blast_included") else []
     # What happened first, then why (structure), then what it costs over years, then the verdict.
     return sims + structure + risks + checks
 
 
 def _windows_span(windows: Mapping[str, Any]) -> tuple[Any, Any, list[str]]:
-    first, last, starters = None, None, []
-    for name, ws in windows.items():
-        for w in ws or []:
-            s, e = w.get("start"), w.get("end")
-            if isinstance(s, int | float) and (first is None or s < first):
-                first, starters = s, [name]
-            elif s == first:
-                starters.append(name)
-            if isinstance(e, int | float) and (last is None or e > last):
-                last = e
-    return first, last, starters
+    """Earliest start, latest end, and the components down at the earliest start."""
+    starts = [(w.get("start"), w.get("state"), name) for name, ws in windows.items() for w in ws or []
+              if isinstance(w.get("start"), int | float)]
+    ends = [w.get("end") for ws in windows.values() for w in ws or []
+            if isinstance(w.get("end"), int | float)]
+    if not starts:
+        return None, None, []
+    first = min(s for s, _, _ in starts)
+    at_first = [(state, name) for s, state, name in starts if s == first]
+    starters = [name for state, name in at_first if state == "down"] or [n for _, n in at_first]
+    return first, max(ends) if ends else None, starters
 
 
 def duration_text(seconds: float) -> str:
@@ -302,24 +302,53 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def _simulation_headline(data: Mapping[str, Any]) -> list[str]:
+def _simulation_headline(data: Mapping[str, Any], graph: Mapping[str, Any] | None) -> list[str]:
     windows = data.get("windows") or {}
     first, last, starters = _windows_span(windows)
     if first is None:
         return []
     down = [n for n, ws in windows.items() if any(w.get("state") == "down" for w in ws or [])]
     degraded = [n for n in windows if n not in down]
+    roots = _root_causes(sorted(set(starters)), graph)
     text = (
-        f"{', '.join(sorted(set(starters))[:3])} failed first; the cascade took {len(down)} "
+        f"{', '.join(roots[:3])} failed first"
+        f"{' (at ' + duration_text(first) + ')' if first else ''}; the cascade took {len(down)} "
         f"component(s) down and degraded {len(degraded)} more"
     )
     if last is not None:
         text += f", over {duration_text(last - first)} until the last recovered"
-    loss = data.get("loss")
-    total = loss.get("total") if isinstance(loss, Mapping) else None
-    if isinstance(total, int | float):
+    total = simulation_loss(data)
+    if total is not None:
         text += f"; loss {money(total)}"
     return [text + "."]
+
+
+def simulation_loss(data: Mapping[str, Any]) -> float | None:
+    """Total loss of a simulation: `loss.total`, `summary.total_loss`, or the sum of `loss`."""
+    loss = data.get("loss")
+    summary = data.get("summary")
+    if isinstance(loss, Mapping) and isinstance(loss.get("total"), int | float):
+        return float(loss["total"])
+    if isinstance(summary, Mapping) and isinstance(summary.get("total_loss"), int | float):
+        return float(summary["total_loss"])
+    if isinstance(loss, Mapping) and loss and all(isinstance(v, int | float) for v in loss.values()):
+        return float(sum(loss.values()))
+    return None
+
+
+def _root_causes(starters: list[str], graph: Mapping[str, Any] | None) -> list[str]:
+    """Of the components that failed at the first instant, those whose hard dependencies did not:
+    where the cascade began (a static cascade makes a whole chain fail in the same step)."""
+    if not graph or len(starters) < 2:
+        return starters
+    index = {n["name"]: n["id"] for n in graph["nodes"]}
+    failed = {index[s] for s in starters if s in index}
+    needs: dict[int, set[int]] = {}
+    for src, dst, kind in graph["edges"]:
+        if kind in ("requires", "member"):
+            needs.setdefault(src, set()).add(dst)
+    roots = [s for s in starters if s in index and not (needs.get(index[s], set()) & failed)]
+    return roots or starters
 
 
 def _risk_headline(data: Mapping[str, Any]) -> list[str]:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aftershock.report.html import duration_text, headline, money
+from aftershock.report.html import duration_text, headline, money, simulation_loss
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 STATUS = {"pass": "✅ pass", "fail": "❌ **FAIL**", "known": "⚠️ known"}
@@ -91,9 +91,9 @@ def report_markdown(bundle: Mapping[str, Any]) -> str:
                     rows.append([md(name), md(w.get("state")), _clock(w.get("start")),
                                  _clock(w.get("end"))])
             lines += _table(["component", "state", "start", "end"], rows)
-            loss = data.get("loss")
-            if isinstance(loss, Mapping) and isinstance(loss.get("total"), int | float):
-                lines += ["", f"Loss: {money(loss['total'])}"]
+            total = simulation_loss(data)
+            if total is not None:
+                lines += ["", f"Loss: {money(total)}"]
         elif kind == "risk":
             lines += ["## Risk", ""]
             rows = []

@@ -56,7 +56,8 @@
         var s = toSeconds(w.start, timeOrigin), e = toSeconds(w.end, timeOrigin);
         if (s === null) return;
         if (e === null) e = s;
-        out.push({ name: name, state: w.state === "degraded" ? "degraded" : "down", start: s, end: e });
+        out.push({ name: name, state: w.state === "degraded" ? "degraded" : "down", start: s, end: e,
+                   from: w.start_time || null, to: w.end_time || null, open: !!w.open });
       });
     });
     return out;
@@ -314,7 +315,7 @@
                   pattern: source === "recorded" ? { shape: "/", bgcolor: state === "down" ? DOWN : DEGRADED, fgcolor: "#1d2330", fgopacity: 0.6, size: 6, solidity: 0.3 } : undefined,
                   line: { color: source === "recorded" ? "#1d2330" : "rgba(0,0,0,0)", width: source === "recorded" ? 1 : 0 } },
         offsetgroup: recorded.length ? source : undefined,
-        hovertext: ws.map(function (w) { return plotText(w.name) + ": " + state + " (" + source + ") " + timeText(w.start) + " to " + timeText(w.end); }),
+        hovertext: ws.map(function (w) { return plotText(w.name) + ": " + state + " (" + source + ") " + (w.from ? plotText(w.from) + " to " + plotText(w.to) : timeText(w.start) + " to " + timeText(w.end)) + (w.open ? " (still open at the end)" : ""); }),
         hoverinfo: "text"
       };
     }
@@ -324,7 +325,7 @@
     Plotly.newPlot("gantt", traces, {
       barmode: "overlay", height: Math.max(260, 26 * order.length + 90),
       margin: { l: 170, r: 20, t: 30, b: 50 },
-      xaxis: minutes ? { title: { text: "minutes since the first failure" }, zeroline: false } : { type: "date" },
+      xaxis: minutes ? { title: { text: "minutes since the start" }, zeroline: false } : { type: "date" },
       yaxis: { categoryorder: "array", categoryarray: order.map(plotText), autorange: "reversed" },
       legend: { orientation: "h", y: 1.08 }
     }, plotConfig);
@@ -336,7 +337,7 @@
     clockListeners.push(markClock);
     if (currentClock !== null) markClock(currentClock);
 
-    var series = sim.series;
+    var series = sim.series, MAX_LINES = 10, constant = [];
     var seriesBox = document.getElementById("series");
     if (series && typeof series === "object" && seriesBox) {
       var timeKey = ["t_s", "time_s", "t", "time"].find(function (k) { return Array.isArray(series[k]); });
@@ -345,15 +346,26 @@
         if (key === timeKey) return;
         var value = series[key], lines = [];
         if (Array.isArray(value)) lines.push({ name: key, y: value });
-        else if (value && typeof value === "object") Object.keys(value).forEach(function (n) { if (Array.isArray(value[n])) lines.push({ name: n, y: value[n] }); });
+        else if (value && typeof value === "object") {
+          // Impaired components first (in order of first failure), at most MAX_LINES per plot.
+          var names = Object.keys(value).filter(function (n) { return Array.isArray(value[n]); });
+          names.sort(function (a, b) {
+            var fa = a in firstStart ? firstStart[a] : Infinity, fb = b in firstStart ? firstStart[b] : Infinity;
+            return fa - fb || (a < b ? -1 : 1);
+          });
+          names.slice(0, MAX_LINES).forEach(function (n) { lines.push({ name: n, y: value[n] }); });
+        }
         if (!lines.length) return;
+        var flat = lines.every(function (l) { return l.y.every(function (v) { return v === l.y[0]; }); });
+        if (flat) { constant.push(key); return; }
         var div = el("div", null, "chart");
         seriesBox.appendChild(div);
         Plotly.newPlot(div, lines.map(function (l) {
           return { type: "scatter", mode: "lines", name: plotText(l.name), x: tx || l.y.map(function (_, i) { return i; }), y: l.y };
         }), { title: { text: plotText(key) }, height: 280, margin: { l: 60, r: 20, t: 40, b: 40 },
-              xaxis: { title: { text: tx ? "minutes" : "step" } } }, plotConfig);
+              xaxis: { title: { text: tx ? "minutes since the start" : "step" } } }, plotConfig);
       });
+      if (constant.length) seriesBox.appendChild(el("p", "Constant over the whole run, not plotted: " + constant.join(", ") + ".", "note"));
     }
   }
 
