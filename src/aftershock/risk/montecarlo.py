@@ -221,54 +221,66 @@ def sample_outages(plan: RiskPlan, seed: int, chunk: int, trials: int) -> Outage
 
 @dataclass
 class Segments:
-    """Elementary segments of the trials that have outages, and the watched states in each."""
+    """Elementary segments of a chunk's trials, and the watched states in each.
+
+    States are stored once per distinct situation: segment g is in the situation `row[g]` of the
+    tables `down_table` / `degraded_table` ((situations, watched) bool): one row per source alone,
+    one row with nothing failed, then one row per segment with several sources active.
+    """
 
     trial: np.ndarray
     start_ms: np.ndarray
     length_ms: np.ndarray
     first: np.ndarray  # first segment of its trial
     single: np.ndarray  # index of the one active source, -1 if none or several
-    down: np.ndarray  # (watch, segments) bool
-    degraded: np.ndarray
+    row: np.ndarray
+    down_table: np.ndarray
+    degraded_table: np.ndarray
     pair_source: np.ndarray  # (source, segment) pairs active in multi-source segments
     pair_segment: np.ndarray
 
+    def down(self, column: int) -> np.ndarray:
+        """Whether watched component number `column` is down, per segment."""
+        return self.down_table[:, column][self.row]
 
-def evaluate_segments(plan: RiskPlan, outages: Outages) -> Segments:
+    def degraded(self, column: int) -> np.ndarray:
+        """Whether watched component number `column` is degraded, per segment."""
+        return self.degraded_table[:, column][self.row]
+
+
+def evaluate_segments(plan: RiskPlan, outages: Outages, trials: int) -> Segments:
     """Cut every trial at its change points and find the watched states in every segment."""
     horizon_ms = round(plan.horizon_s * MS)
-    span = horizon_ms + 1
     t, s, e, src = outages.trial, outages.start_ms, outages.end_ms, outages.source
-    inside = e < horizon_ms
-    points = _sorted_unique(np.concatenate([t * span, t * span + s, t[inside] * span + e[inside]]))
-    seg_trial = points // span
-    seg_start = points - seg_trial * span
-    nxt = np.empty_like(points)
-    nxt[:-1] = points[1:]
-    last = np.ones(len(points), bool)
-    last[:-1] = seg_trial[1:] != seg_trial[:-1]
-    seg_end = np.where(last, horizon_ms, nxt - seg_trial * span)
-    first = np.ones(len(points), bool)
-    first[1:] = last[:-1]
-    n_seg = len(points)
-    a = np.searchsorted(points, t * span + s)
-    b = np.searchsorted(points, t * span + e)
+    n_out = len(t)
+    # Trial r occupies [r H, (r + 1) H) on one integer time line, so an outage ending at the horizon
+    # ends where the next trial starts; trial starts (and a sentinel) are points too.
+    keys = np.concatenate([t * horizon_ms + s, t * horizon_ms + e,
+                           np.arange(trials + 1, dtype=np.int64) * horizon_ms])
+    order = np.argsort(keys)
+    ordered = keys[order]
+    new = np.empty(len(keys), bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    rank = np.cumsum(new) - 1
+    position = np.empty(len(keys), np.int64)
+    position[order] = rank
+    points = ordered[new]  # the last one is the sentinel (trials x H)
+    n_seg = len(points) - 1
+    a, b = position[:n_out], position[n_out : 2 * n_out]
+    seg_trial = points[:-1] // horizon_ms
+    seg_start = points[:-1] - seg_trial * horizon_ms
+    seg_length = np.diff(points)
+    first = seg_start == 0
     # Active sources per segment: a difference array of counts, and of ids (exact when count is 1).
-    count = np.zeros(n_seg + 1, np.int64)
-    ident = np.zeros(n_seg + 1, np.int64)
-    np.add.at(count, a, 1)
-    np.add.at(count, b, -1)
-    np.add.at(ident, a, src)
-    np.add.at(ident, b, -src)
-    count = np.cumsum(count[:-1])
-    ident = np.cumsum(ident[:-1])
-    single = np.where(count == 1, ident, -1)
-    n_watch = len(plan.watch)
-    down = np.zeros((n_watch, n_seg), bool)
-    degraded = np.zeros((n_watch, n_seg), bool)
-    is_single = single >= 0
-    down[:, is_single] = plan.alone_down[single[is_single]].T
-    degraded[:, is_single] = plan.alone_degraded[single[is_single]].T
+    count = np.cumsum(np.bincount(a, minlength=n_seg + 1) - np.bincount(b, minlength=n_seg + 1))[:-1]
+    ident = np.cumsum(np.bincount(a, weights=src, minlength=n_seg + 1)
+                      - np.bincount(b, weights=src, minlength=n_seg + 1))[:-1]
+    single = np.where(count == 1, np.rint(ident).astype(np.int64), -1)
+    n_src = len(plan.sources)
+    row = np.where(count == 1, single, n_src)  # a source alone, or nothing failed
+    tables_down = [plan.alone_down, np.zeros((1, len(plan.watch)), bool)]
+    tables_degraded = [plan.alone_degraded, np.zeros((1, len(plan.watch)), bool)]
     # Multi-source segments: which sources cover which of them, then one bit-parallel pass.
     multi = count >= 2
     pair_source = pair_segment = np.zeros(0, np.int64)
@@ -281,7 +293,7 @@ def evaluate_segments(plan: RiskPlan, outages: Outages) -> Segments:
         m_seg = int(multi.sum())
         key = _sorted_unique(pair_src_all[keep] * m_seg + local_of[offsets[keep]])
         pair_source, pair_local = key // m_seg, key % m_seg
-        active = np.zeros((len(plan.sources), words_for(m_seg) * 64), bool)
+        active = np.zeros((n_src, words_for(m_seg) * 64), bool)
         active[pair_source, pair_local] = True
         packed = np.packbits(active, axis=1, bitorder="little").view(np.uint64)
         failed = np.zeros((plan.graph.n, packed.shape[1]), np.uint64)
@@ -290,11 +302,12 @@ def evaluate_segments(plan: RiskPlan, outages: Outages) -> Segments:
         down_bits = propagate_down(plan.graph, failed)
         degraded_bits = propagate_degraded(plan.graph, down_bits)
         where = np.flatnonzero(multi)
-        down[:, where] = _bits(down_bits[plan.watch], m_seg)
-        degraded[:, where] = _bits(degraded_bits[plan.watch], m_seg)
+        row[where] = n_src + 1 + np.arange(m_seg)
+        tables_down.append(_bits(down_bits[plan.watch], m_seg).T)
+        tables_degraded.append(_bits(degraded_bits[plan.watch], m_seg).T)
         pair_segment = where[pair_local]
-    return Segments(seg_trial, seg_start, seg_end - seg_start, first, single, down, degraded,
-                    pair_source, pair_segment)
+    return Segments(seg_trial, seg_start, seg_length, first, single, row,
+                    np.concatenate(tables_down), np.concatenate(tables_degraded), pair_source, pair_segment)
 
 
 def failover_windows(plan: RiskPlan, seg: Segments) -> Outages:
@@ -303,7 +316,7 @@ def failover_windows(plan: RiskPlan, seg: Segments) -> Outages:
     parts = []
     row_of = {int(c): r for r, c in enumerate(plan.watch)}
     for group in plan.failover:
-        member_down = seg.down[[row_of[int(m)] for m in group.members]]
+        member_down = np.stack([seg.down(row_of[int(m)]) for m in group.members])
         prev_down = np.roll(member_down, 1, axis=1)
         prev_up = ~prev_down
         active_prev = prev_up & (np.cumsum(prev_up, axis=0) <= group.k)
@@ -320,53 +333,62 @@ def simulate_chunk(plan: RiskPlan, seed: int, chunk: int, trials: int) -> TrialO
     outages = sample_outages(plan, seed, chunk, trials)
     windows = Outages.concat([])
     for _ in range(len(plan.failover) + 2):
-        seg = evaluate_segments(plan, Outages.concat([outages, windows]))
+        seg = evaluate_segments(plan, Outages.concat([outages, windows]), trials)
         if not plan.failover:
             break
         found = failover_windows(plan, seg)
         if len(found.trial) == len(windows.trial):
             break  # windows only ever grow between passes: same count, same windows
         windows = found
-    return _outcomes(plan, seg, trials)
+    return trial_outcomes(plan, seg, trials)
 
 
-def _outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
+def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
+    """Per-trial downtime, degraded time, incidents, loss and loss by source, from the segments."""
     n_t, n_src = len(plan.targets), len(plan.sources)
     row_of = {int(c): r for r, c in enumerate(plan.watch)}
-    rows = [row_of[int(t)] for t in plan.targets]
-    hours = seg.length_ms / (MS * 3600.0)
-    down = seg.down[rows]
-    degraded = seg.degraded[rows] & ~down
     down_h = np.zeros((trials, n_t))
     degraded_h = np.zeros((trials, n_t))
     incidents = np.zeros((trials, n_t), np.int64)
     contributions = np.zeros(trials * n_src)
     by_target = np.zeros((n_t, n_src))
-    prev = np.roll(down, 1, axis=1)
-    prev[:, seg.first] = False
-    single = seg.single >= 0
-    multi_pairs = len(seg.pair_source) > 0
-    for j in range(n_t):
-        down_h[:, j] = np.bincount(seg.trial, weights=hours * down[j], minlength=trials)
-        degraded_h[:, j] = np.bincount(seg.trial, weights=hours * degraded[j], minlength=trials)
-        incidents[:, j] = np.bincount(seg.trial, weights=down[j] & ~prev[j], minlength=trials).astype(np.int64)
+    not_first = ~seg.first
+    # a segment's share of the loss in each multi-source pair: 1 / (relevant sources active in it)
+    pair_trial = seg.trial[seg.pair_segment]
+    for j, target in enumerate(plan.targets):
+        col = row_of[int(target)]
+        down = seg.down(col)
+        onset = down.copy()
+        onset[1:] &= ~down[:-1] | ~not_first[1:]  # down now, and up before (or the trial began)
+        incidents[:, j] = np.bincount(seg.trial[onset], minlength=trials)
+        hit = np.flatnonzero(down | seg.degraded(col))  # only these segments cost anything
+        is_down = down[hit]
+        hours = seg.length_ms[hit] / (MS * 3600.0)
+        trial = seg.trial[hit]
+        down_h[:, j] = np.bincount(trial[is_down], weights=hours[is_down], minlength=trials)
+        degraded_h[:, j] = np.bincount(trial[~is_down], weights=hours[~is_down], minlength=trials)
         rev = plan.revenue_per_hour[j]
-        loss_down = hours * down[j] * rev
-        loss_degraded = hours * degraded[j] * rev * plan.degraded_loss[j]
-        if rev == 0:
+        if rev == 0 or hit.size == 0:
             continue
+        loss = hours * rev * np.where(is_down, 1.0, plan.degraded_loss[j])
         # Segments with one active source: all of the segment's loss is that source's.
-        w = (loss_down + loss_degraded)[single]
-        key = seg.trial[single] * n_src + seg.single[single]
-        part = np.bincount(key, weights=w, minlength=trials * n_src).astype(np.float64)
-        if multi_pairs:
-            for loss, reach in ((loss_down, plan.reaches_hard[:, j]), (loss_degraded, plan.reaches_any[:, j])):
-                relevant = reach[seg.pair_source]
-                share = np.bincount(seg.pair_segment[relevant], minlength=len(seg.trial))
-                ps = seg.pair_segment[relevant]
-                w = loss[ps] / np.maximum(share[ps], 1)
-                part += np.bincount(seg.trial[ps] * n_src + seg.pair_source[relevant], weights=w,
-                                    minlength=trials * n_src)
+        alone = seg.single[hit]
+        one = alone >= 0
+        part = np.bincount(trial[one] * n_src + alone[one], weights=loss[one],
+                           minlength=trials * n_src).astype(np.float64)
+        if len(seg.pair_source):
+            loss_at = np.zeros(len(seg.trial))
+            loss_at[hit] = loss
+            down_at = np.zeros(len(seg.trial), bool)
+            down_at[hit] = is_down
+            pair_down = down_at[seg.pair_segment]
+            # down: shared by the sources that can take the target down; degraded: that can reach it
+            relevant = np.where(pair_down, plan.reaches_hard[seg.pair_source, j],
+                                plan.reaches_any[seg.pair_source, j]) & (loss_at[seg.pair_segment] > 0)
+            ps = seg.pair_segment[relevant]
+            share = np.bincount(ps, minlength=len(seg.trial))
+            part += np.bincount(pair_trial[relevant] * n_src + seg.pair_source[relevant],
+                                weights=loss_at[ps] / share[ps], minlength=trials * n_src)
         contributions += part
         by_target[j] = part.reshape(trials, n_src).sum(axis=0)
     loss = down_h * plan.revenue_per_hour + degraded_h * plan.revenue_per_hour * plan.degraded_loss
