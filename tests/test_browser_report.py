@@ -196,3 +196,36 @@ components:
     assert page.evaluate("document.scripts.length") == 1 + len(ASSETS) + 1
     assert page.evaluate("document.querySelectorAll('img, b[onmouseover]').length") == 0
     assert visit.errors() == []
+
+
+def test_a_large_model_opens_in_focus_and_search_reveals_any_component(browser, tmp_path: Path) -> None:
+    lines = ["components:", "  region: {kind: region, unavailability: 0.001}"]
+    lines += [f"  p{i}: {{requires: [region]}}" for i in range(20)]
+    for i in range(300):
+        deps = [f"p{i % 20}"] + ([f"s{i // 2}"] if i >= 2 else [])
+        tier = ", tags: {tier: 1}, impact: {revenue_per_hour: 100}" if i % 60 == 59 else ""
+        lines.append(f"  s{i}: {{requires: [{', '.join(deps)}]{tier}}}")
+    graph = compile_model(load_model_text("\n".join(lines) + "\n"))
+    path = write_html_report([], tmp_path / "large.html", graph=graph)
+    visit = Visit(browser, path)
+    page = visit.page
+    assert page.evaluate("window.aftershockGraph.nodes().length") == graph.n
+    shown = page.evaluate("window.aftershockGraph.nodes(':visible').length")
+    assert 0 < shown <= 80
+    assert f"of {graph.n} components" in page.locator("#focus-note").inner_text()
+    # s100 is no SPOF of a target: hidden at first, revealed with its blast radius when searched.
+    hidden = "(i) => window.aftershockGraph.$id('n' + i).visible()"
+    assert page.evaluate(hidden, graph.index["s100"]) is False
+    page.fill("#search", "s100")
+    page.press("#search", "Enter")
+    page.wait_for_timeout(400)
+    assert page.locator("#panel h3").inner_text() == "s100"
+    down = blast_radius(graph, ["s100"]).down
+    assert down == ["s100", "s200", "s201"]
+    visible_down = page.evaluate(
+        "(ids) => ids.filter(i => window.aftershockGraph.$id('n' + i).visible()).length",
+        [graph.index[n] for n in down],
+    )
+    assert visible_down == len(down)
+    visit.shot("large-focus")
+    assert visit.errors() == []

@@ -108,9 +108,16 @@
       elements.push({ group: "edges", data: { id: "e" + k, source: "n" + e[0], target: "n" + e[1] }, classes: e[2] });
     });
     if (typeof cytoscapeDagre !== "undefined") cytoscape.use(cytoscapeDagre);
-    var layout = nodes.length <= 400 && typeof cytoscapeDagre !== "undefined"
-      ? { name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 46, edgeSep: 8 }
-      : { name: "breadthfirst", directed: true, spacingFactor: 0.9 };
+    // A large model is shown in focus: the components around the business targets, then around
+    // whatever is clicked or searched. Every component stays in the graph, hidden or not.
+    var FOCUS_LIMIT = 250, CORE_LIMIT = 80;
+    var focusMode = nodes.length > 150;
+    var layoutFor = function (count) {
+      return count <= 400 && typeof cytoscapeDagre !== "undefined"
+        ? { name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 46, edgeSep: 8, fit: true, padding: 20 }
+        : { name: "breadthfirst", directed: true, spacingFactor: 0.9, fit: true };
+    };
+    var layout = focusMode ? { name: "null" } : layoutFor(nodes.length);
     var cy = cytoscape({
       container: document.getElementById("cy"),
       elements: elements,
@@ -135,7 +142,8 @@
         { selector: "node.st-degraded", style: { "background-color": DEGRADED } },
         { selector: ".faded", style: { "opacity": 0.22 } },
         { selector: "node.picked", style: { "border-width": 5, "border-color": "#2f5fd0", "border-style": "double" } },
-        { selector: "edge.hot", style: { "line-color": DOWN, "target-arrow-color": DOWN, "width": 2.4 } }
+        { selector: "edge.hot", style: { "line-color": DOWN, "target-arrow-color": DOWN, "width": 2.4 } },
+        { selector: ".hidden", style: { "display": "none" } }
       ]
     });
     window.aftershockGraph = cy;  // for the browser test and the curious
@@ -143,6 +151,52 @@
     nodes.forEach(function (n) { var o = document.createElement("option"); o.value = n.name; datalist.appendChild(o); });
 
     var picked = null, clockSeconds = null;
+    var focusNote = document.getElementById("focus-note");
+
+    function showOnly(ids) {
+      var keep = {};
+      ids.forEach(function (i) { keep[i] = true; });
+      cy.batch(function () {
+        cy.nodes().forEach(function (n) {
+          if (keep[n.data("idx")]) n.removeClass("hidden"); else n.addClass("hidden");
+        });
+      });
+      var shown = cy.nodes().not(".hidden");
+      var visible = shown.union(shown.edgesWith(shown));
+      visible.layout(layoutFor(shown.length)).run();
+      if (focusNote) {
+        focusNote.textContent = "Large model: showing " + visible.nodes().length + " of " + nodes.length +
+          " components. Click or search a component to show what its failure takes down and its single points of failure.";
+      }
+    }
+
+    function coreSet() {
+      var ids = [], seen = {};
+      function add(i) { if (!seen[i] && ids.length < CORE_LIMIT) { seen[i] = true; ids.push(i); } }
+      simulated.forEach(function (w) { if (byName[w.name]) add(byName[w.name].id); });
+      nodes.filter(function (n) { return n.target; })
+        .sort(function (a, b) { return b.revenue_per_hour - a.revenue_per_hour; })
+        .forEach(function (n) { add(n.id); (n.spofs || []).forEach(add); });
+      return ids;
+    }
+
+    function neighbourhood(i) {
+      var n = nodes[i], ids = [i];
+      if (n.blast) ids = ids.concat(n.blast.down, n.blast.degraded);
+      ids = ids.concat(n.spofs || []);
+      cy.getElementById("n" + i).connectedEdges().forEach(function (e) {
+        ids.push(e.source().data("idx"), e.target().data("idx"));
+      });
+      return ids.slice(0, FOCUS_LIMIT);
+    }
+    if (focusMode) {
+      showOnly(coreSet());
+      var showAll = document.getElementById("show-all");
+      if (showAll) {
+        showAll.hidden = false;
+        showAll.addEventListener("click", function () { showOnly(nodes.map(function (n) { return n.id; })); });
+      }
+    }
     var colourBy = document.getElementById("colour-by");
 
     function paintStates() {
@@ -178,6 +232,7 @@
     function pick(i, centre) {
       var n = nodes[i];
       picked = i;
+      if (focusMode) showOnly(neighbourhood(i));
       cy.elements().removeClass("faded picked hot st-down st-degraded");
       var panel = document.getElementById("panel");
       panel.replaceChildren();
