@@ -35,8 +35,8 @@ from aftershock.risk.montecarlo import (
     MS,
     Outages,
     RiskPlan,
-    evaluate_segments,
     failover_windows,
+    propagate_through_time,
     sample_outages,
     trial_outcomes,
 )
@@ -54,15 +54,7 @@ def engine_run(plan: RiskPlan, trials: int, chunk_trials: int, seed: int):
         t0 = time.perf_counter()
         outages = sample_outages(plan, seed, chunk, n)
         t1 = time.perf_counter()
-        windows = Outages.concat([])
-        for _ in range(len(plan.failover) + 2):
-            seg = evaluate_segments(plan, Outages.concat([outages, windows]), n)
-            if not plan.failover:
-                break
-            found = failover_windows(plan, seg)
-            if len(found.trial) == len(windows.trial):
-                break
-            windows = found
+        seg = propagate_through_time(plan, outages, n)
         t2 = time.perf_counter()
         out = trial_outcomes(plan, seg, n)
         t3 = time.perf_counter()
@@ -71,8 +63,13 @@ def engine_run(plan: RiskPlan, trials: int, chunk_trials: int, seed: int):
         t_total += t3 - t0
         segments += len(seg.trial)
         if first is None:
-            first = (Outages.concat([outages, windows]), out)
+            first = (_final_outages(plan, outages, seg), out)
     return t_sample, t_propagate, t_total, segments, first
+
+
+def _final_outages(plan: RiskPlan, outages: Outages, seg) -> Outages:
+    """The sampled outages plus the failover windows the engine found (the baseline's input)."""
+    return Outages.concat([outages, failover_windows(plan, seg)])
 
 
 def kernel_rate(graph: CompiledGraph, words: int = 4096, repeat: int = 5) -> float:

@@ -63,6 +63,7 @@ class RiskPlan:
     degraded_loss: np.ndarray  # per target
     notes: tuple[str, ...] = ()
     _fails: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    reaches_failover: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
 
     @property
     def target_names(self) -> list[str]:
@@ -125,7 +126,16 @@ def plan_risk(
         degraded_loss=graph.degraded_loss[target_ids].copy(),
         notes=tuple(notes or ()),
         _fails=fails,
+        reaches_failover=_reaches(graph, fails, [g.members for g in failover]),
     )
+
+
+def _reaches(graph: CompiledGraph, fails: tuple[np.ndarray, ...], members: list[np.ndarray]) -> np.ndarray:
+    """Per source: can it take down a member of a failover group (the windows depend on no other)?"""
+    if not members:
+        return np.zeros(len(fails), bool)
+    near = graph.hard_descendants(np.concatenate(members))
+    return np.array([bool(near[f].any()) for f in fails], dtype=bool)
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -175,6 +185,10 @@ class Outages:
     source: np.ndarray
     start_ms: np.ndarray
     end_ms: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> Outages:
+        """The outages where `keep` is true."""
+        return Outages(self.trial[keep], self.source[keep], self.start_ms[keep], self.end_ms[keep])
 
     @classmethod
     def concat(cls, parts: list[Outages]) -> Outages:
@@ -328,19 +342,26 @@ def failover_windows(plan: RiskPlan, seg: Segments) -> Outages:
     return Outages.concat(parts)
 
 
-def simulate_chunk(plan: RiskPlan, seed: int, chunk: int, trials: int) -> TrialOutcomes:
-    """Simulate `trials` years (horizons) of chunk number `chunk` of a run seeded with `seed`."""
-    outages = sample_outages(plan, seed, chunk, trials)
+def propagate_through_time(plan: RiskPlan, outages: Outages, trials: int) -> Segments:
+    """Segments and states of a chunk's trials, failover windows included."""
+    if not plan.failover:
+        return evaluate_segments(plan, outages, trials)
+    # The windows depend only on the group members' states: find them from the outages that can
+    # reach a member (a pass per level of nested groups), then evaluate everything once.
+    near = outages.subset(plan.reaches_failover[outages.source])
     windows = Outages.concat([])
-    for _ in range(len(plan.failover) + 2):
-        seg = evaluate_segments(plan, Outages.concat([outages, windows]), trials)
-        if not plan.failover:
-            break
-        found = failover_windows(plan, seg)
+    for _ in range(len(plan.failover) + 1):
+        found = failover_windows(plan, evaluate_segments(plan, Outages.concat([near, windows]), trials))
         if len(found.trial) == len(windows.trial):
             break  # windows only ever grow between passes: same count, same windows
         windows = found
-    return trial_outcomes(plan, seg, trials)
+    return evaluate_segments(plan, Outages.concat([outages, windows]), trials)
+
+
+def simulate_chunk(plan: RiskPlan, seed: int, chunk: int, trials: int) -> TrialOutcomes:
+    """Simulate `trials` years (horizons) of chunk number `chunk` of a run seeded with `seed`."""
+    outages = sample_outages(plan, seed, chunk, trials)
+    return trial_outcomes(plan, propagate_through_time(plan, outages, trials), trials)
 
 
 def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
@@ -352,43 +373,43 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
     incidents = np.zeros((trials, n_t), np.int64)
     contributions = np.zeros(trials * n_src)
     by_target = np.zeros((n_t, n_src))
-    not_first = ~seg.first
-    # a segment's share of the loss in each multi-source pair: 1 / (relevant sources active in it)
-    pair_trial = seg.trial[seg.pair_segment]
-    for j, target in enumerate(plan.targets):
-        col = row_of[int(target)]
-        down = seg.down(col)
+    cols = [row_of[int(t)] for t in plan.targets]
+    # Only segments where some target is down or degraded cost anything: work on those alone.
+    costly = (seg.down_table[:, cols] | seg.degraded_table[:, cols]).any(axis=1)
+    idx = np.flatnonzero(costly[seg.row])
+    rows, trial, alone = seg.row[idx], seg.trial[idx], seg.single[idx]
+    hours = seg.length_ms[idx] / (MS * 3600.0)
+    # the previous segment of the same trial is in the subset (else nothing was down in it)
+    follows = np.zeros(len(idx), bool)
+    follows[1:] = (idx[1:] == idx[:-1] + 1) & ~seg.first[idx[1:]]
+    one = alone >= 0
+    pos = np.searchsorted(idx, seg.pair_segment)
+    in_sub = pos < len(idx)
+    in_sub[in_sub] = idx[pos[in_sub]] == seg.pair_segment[in_sub]
+    pair_pos, pair_src = pos[in_sub], seg.pair_source[in_sub]
+    for j, col in enumerate(cols):
+        down = seg.down_table[rows, col]
+        degraded = seg.degraded_table[rows, col] & ~down
         onset = down.copy()
-        onset[1:] &= ~down[:-1] | ~not_first[1:]  # down now, and up before (or the trial began)
-        incidents[:, j] = np.bincount(seg.trial[onset], minlength=trials)
-        hit = np.flatnonzero(down | seg.degraded(col))  # only these segments cost anything
-        is_down = down[hit]
-        hours = seg.length_ms[hit] / (MS * 3600.0)
-        trial = seg.trial[hit]
-        down_h[:, j] = np.bincount(trial[is_down], weights=hours[is_down], minlength=trials)
-        degraded_h[:, j] = np.bincount(trial[~is_down], weights=hours[~is_down], minlength=trials)
+        onset[1:] &= ~(down[:-1] & follows[1:])  # down now, and not down just before in this trial
+        incidents[:, j] = np.bincount(trial[onset], minlength=trials)
+        down_h[:, j] = np.bincount(trial[down], weights=hours[down], minlength=trials)
+        degraded_h[:, j] = np.bincount(trial[degraded], weights=hours[degraded], minlength=trials)
         rev = plan.revenue_per_hour[j]
-        if rev == 0 or hit.size == 0:
+        if rev == 0 or idx.size == 0:
             continue
-        loss = hours * rev * np.where(is_down, 1.0, plan.degraded_loss[j])
+        loss = hours * rev * np.where(down, 1.0, np.where(degraded, plan.degraded_loss[j], 0.0))
         # Segments with one active source: all of the segment's loss is that source's.
-        alone = seg.single[hit]
-        one = alone >= 0
         part = np.bincount(trial[one] * n_src + alone[one], weights=loss[one],
                            minlength=trials * n_src).astype(np.float64)
-        if len(seg.pair_source):
-            loss_at = np.zeros(len(seg.trial))
-            loss_at[hit] = loss
-            down_at = np.zeros(len(seg.trial), bool)
-            down_at[hit] = is_down
-            pair_down = down_at[seg.pair_segment]
-            # down: shared by the sources that can take the target down; degraded: that can reach it
-            relevant = np.where(pair_down, plan.reaches_hard[seg.pair_source, j],
-                                plan.reaches_any[seg.pair_source, j]) & (loss_at[seg.pair_segment] > 0)
-            ps = seg.pair_segment[relevant]
-            share = np.bincount(ps, minlength=len(seg.trial))
-            part += np.bincount(pair_trial[relevant] * n_src + seg.pair_source[relevant],
-                                weights=loss_at[ps] / share[ps], minlength=trials * n_src)
+        if len(pair_pos):
+            # several sources: shared by those that can take the target down (down) or reach it
+            relevant = np.where(down[pair_pos], plan.reaches_hard[pair_src, j],
+                                plan.reaches_any[pair_src, j]) & (loss[pair_pos] > 0)
+            at = pair_pos[relevant]
+            share = np.bincount(at, minlength=len(idx))
+            part += np.bincount(trial[at] * n_src + pair_src[relevant], weights=loss[at] / share[at],
+                                minlength=trials * n_src)
         contributions += part
         by_target[j] = part.reshape(trials, n_src).sum(axis=0)
     loss = down_h * plan.revenue_per_hour + degraded_h * plan.revenue_per_hour * plan.degraded_loss
