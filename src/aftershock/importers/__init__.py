@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from aftershock.errors import AftershockError, did_you_mean
-from aftershock.importers.documents import read_text
+from aftershock.importers.documents import no_cyclic_gc, read_text
 from aftershock.importers.merge import apply_strength, merge
 from aftershock.importers.result import ImportResult
 
@@ -102,6 +102,14 @@ def import_sources(
     telemetry_soft: bool = True,
 ) -> ImportResult:
     """Import and merge every source (`path`, `format:path`, or a folder of manifests)."""
+    with no_cyclic_gc():
+        return _import_all(list(sources), env_file, soft, hard, telemetry_soft)
+
+
+def _import_all(
+    sources: list[str], env_file: str | None, soft: Iterable[str], hard: Iterable[str],
+    telemetry_soft: bool,
+) -> ImportResult:
     results: list[ImportResult] = []
     manifests: list[str] = []  # read together: a Service may select a workload in another file
     position = 0

@@ -70,20 +70,53 @@ def import_kubernetes(paths: list[str | Path] | str | Path) -> ImportResult:
             _add_workload(result, w, configmaps)
             good.append(w)
     services = [s for s in services if isinstance(s.selector, dict)]
+    cluster = _Cluster(services, good)
     for w in good:
         draft = result.components[_qualified(w.name, w.namespace)]
         for variable, value in w.env:
             for host in hosts_in(variable, value):
-                _depend_on_host(result, w, draft, host, variable, services, good)
+                _depend_on_host(result, w, draft, host, variable, cluster)
     for s in services:
         if s.type in ("LoadBalancer", "NodePort"):
             entry = result.draft(_qualified(s.name, s.namespace), _source(s.path), kind="load_balancer")
-            for target in _selected(s, good):
+            for target in cluster.selected(s):
                 entry.depend(target, f"Service {s.name} ({s.type})")
     for doc in ingresses:
         with malformed(result, doc.path, "an Ingress", doc.locate(())[0]):
-            _add_ingress(result, doc, services, good)
+            _add_ingress(result, doc, cluster)
     return result
+
+
+class _Cluster:
+    """Services by (namespace, name) and the workloads each selects (computed once)."""
+
+    def __init__(self, services: list[_Service], workloads: list[_Workload]) -> None:
+        self.services = {(s.namespace, s.name): s for s in services}
+        self._by_label: dict[tuple[str, str, str], list[_Workload]] = defaultdict(list)
+        for w in workloads:
+            for k, v in w.labels.items():
+                self._by_label[(w.namespace, str(k), str(v))].append(w)
+        self._selected: dict[tuple[str, str], list[str]] = {}
+        self.reported: set[tuple[str, str]] = set()
+
+    def find(self, host: str, namespace: str) -> _Service | None:
+        """The Service a host name refers to from `namespace`, if any."""
+        name, ns = kubernetes_service(host, namespace)
+        return self.services.get((ns or namespace, name))
+
+    def selected(self, s: _Service) -> list[str]:
+        """Components of the workloads a Service selects."""
+        key = (s.namespace, s.name)
+        if key not in self._selected:
+            # Candidates carry the selector's rarest label; then check every label.
+            lists = [self._by_label.get((s.namespace, str(k), str(v)), [])
+                     for k, v in s.selector.items()]
+            candidates = min(lists, key=len) if lists else []
+            self._selected[key] = [
+                _qualified(w.name, w.namespace) for w in candidates
+                if all(str(w.labels.get(k)) == str(v) for k, v in s.selector.items())
+            ]
+        return self._selected[key]
 
 
 def _source(path: str) -> str:
@@ -111,8 +144,8 @@ def _sort(
                 continue
             kind = str(data["kind"])
             meta = data.get("metadata") or {}
-            name = meta.get("name")
-            namespace = meta.get("namespace") or "default"
+            name = str(meta["name"]) if meta.get("name") else None
+            namespace = str(meta.get("namespace") or "default")
             spec = data.get("spec") or {}
             line = doc.locate(())[0]
             if not name:
@@ -121,7 +154,9 @@ def _sort(
                 pod, labels = _pod_template(kind, spec)
                 replicas = spec.get("replicas", 1) if kind in ("Deployment", "StatefulSet",
                                                                "ReplicaSet", "DeploymentConfig") else None
-                workloads.append(_Workload(name, namespace, doc, kind, labels or meta.get("labels") or {},
+                labels = labels or meta.get("labels") or {}
+                workloads.append(_Workload(name, namespace, doc, kind,
+                                           labels if isinstance(labels, dict) else {},
                                            pod, replicas if isinstance(replicas, int) else None))
             elif kind == "Service":
                 services.append(_Service(name, namespace, spec.get("selector") or {},
@@ -229,43 +264,27 @@ def _zones(result: ImportResult, w: _Workload) -> list[str] | None:
     return list(_GENERIC_ZONES)
 
 
-def _selected(s: _Service, workloads: list[_Workload]) -> list[str]:
-    """Components of the workloads a Service selects."""
-    if not s.selector:
-        return []
-    return [_qualified(w.name, w.namespace) for w in workloads
-            if w.namespace == s.namespace and all(w.labels.get(k) == v for k, v in s.selector.items())]
-
-
-def _find_service(host: str, namespace: str, services: list[_Service]) -> _Service | None:
-    name, ns = kubernetes_service(host, namespace)
-    for s in services:
-        if s.name == name and s.namespace == (ns or namespace):
-            return s
-    return None
-
-
 def _depend_on_host(
     result: ImportResult,
     w: _Workload,
     draft: Any,
     host: str,
     variable: str,
-    services: list[_Service],
-    workloads: list[_Workload],
+    cluster: _Cluster,
 ) -> None:
     if host in ("localhost", "0.0.0.0") or host.replace(".", "").isdigit():
         return
     hard = not variable.upper().startswith("OTEL_")
-    service = _find_service(host, w.namespace, services)
+    service = cluster.find(host, w.namespace)
     if service is not None:
         if service.external_name:
             target = component_name(service.external_name)
             result.draft(target, _source(service.path), kind="external")
             draft.depend(target, f"env {variable} (ExternalName {service.name})", hard=hard)
             return
-        targets = _selected(service, workloads)
-        if not targets:
+        targets = cluster.selected(service)
+        if not targets and (service.namespace, service.name) not in cluster.reported:
+            cluster.reported.add((service.namespace, service.name))
             result.skip(service.path, f"Service {service.name}",
                         "its selector matches no workload in these manifests", service.line)
         for target in targets:
@@ -288,9 +307,7 @@ def _depend_on_host(
                   f"added as a placeholder ({kind})")
 
 
-def _add_ingress(
-    result: ImportResult, doc: Document, services: list[_Service], workloads: list[_Workload]
-) -> None:
+def _add_ingress(result: ImportResult, doc: Document, cluster: _Cluster) -> None:
     meta = doc.data.get("metadata") or {}
     namespace = meta.get("namespace") or "default"
     spec = doc.data.get("spec") or {}
@@ -304,10 +321,10 @@ def _add_ingress(
         name = (b.get("service") or {}).get("name") or b.get("serviceName")
         if not name:
             continue
-        service = _find_service(name, namespace, services)
+        service = cluster.find(name, namespace)
         if service is None:
             result.skip(doc.path, f"Ingress backend '{name}'", "no such Service in these manifests",
                         doc.locate(())[0])
             continue
-        for target in _selected(service, workloads):
+        for target in cluster.selected(service):
             entry.depend(target, f"Ingress {meta['name']}")

@@ -15,6 +15,8 @@ import yaml
 from aftershock.importers.result import Draft, ImportResult
 from aftershock.importers.secrets import scrub_tags
 
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def merge(results: Iterable[ImportResult]) -> ImportResult:
     """One result holding every component, edge, skipped item and assumption of `results`."""
@@ -142,7 +144,8 @@ def to_yaml(result: ImportResult, name: str = "imported") -> str:
     if result.skipped:
         lines.append("# Skipped:")
         lines += [f"#   - {one_line(s)}" for s in result.skipped]
-    body = yaml.safe_dump(to_model(result, name), sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(to_model(result, name), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     width=100)
     return "\n".join(lines) + "\n" + body
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from aftershock.importers.result import Draft, ImportResult
 
+MAX_REPLICA_COMPONENTS = 32
+
 
 def add_replicas(
     result: ImportResult,
@@ -21,8 +23,11 @@ def add_replicas(
     draft.tags["replicas"] = replicas
     if replicas <= 1:
         return
+    if replicas > MAX_REPLICA_COMPONENTS:
+        result.assume(f"{draft.name}: {replicas} replicas modelled as {MAX_REPLICA_COMPONENTS} "
+                      "(more members do not change which failures take the group down)")
     members: list[str] = []
-    for i in range(replicas):
+    for i in range(min(replicas, MAX_REPLICA_COMPONENTS)):
         member = result.draft(f"{draft.name}/replica-{i + 1}", source, kind=draft.kind)
         member.tags["replica_of"] = draft.name
         if zones:
