@@ -90,9 +90,9 @@ class Visit:
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory) -> Path:
     graph = load_graph(DEMO)
-    replay = json.loads((FIXTURES / "replay.json").read_text())
+    results = [json.loads((FIXTURES / f"{name}.json").read_text()) for name in ("replay", "risk", "whatif")]
     path = tmp_path_factory.mktemp("report") / "demo.html"
-    return write_html_report([replay], path, graph=graph)
+    return write_html_report(results, path, graph=graph)
 
 
 def test_demo_graph_shows_every_component(browser, demo_report: Path) -> None:
@@ -161,6 +161,7 @@ def test_search_zoom_and_clock(browser, demo_report: Path) -> None:
         assert page.evaluate("window.aftershockGraph.nodes('.st-down').length") == down
         assert page.evaluate("window.aftershockGraph.nodes('.st-degraded').length") == degraded
     assert page.locator("#gantt .main-svg").count() > 0  # plotly drew the Gantt
+    assert page.locator(".loss-chart .main-svg").count() >= 2  # histogram and exceedance curve
     visit.shot("demo-clock")
     assert visit.errors() == []
 

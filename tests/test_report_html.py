@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,8 @@ def test_every_section_renders_from_fixture_results(tmp_path: Path) -> None:
     for section in ('id="graph"', 'id="timeline"', 'id="loss"', 'id="whatif"', 'id="faulttree"',
                     'id="spof"', 'id="cycles"', 'id="blast"', 'id="clock-slider"'):
         assert section in page
-    assert "serve stale DNS answers" in page  # the what-if table
+    assert "Serve stale answers for the DynamoDB endpoint" in page  # the what-if table
+    assert "Expected loss from outages" in page  # the risk story line
     assert "ddb-dns failed first" in page  # the story line of the replay
 
 
@@ -217,3 +219,23 @@ def test_a_real_simulation_renders_with_its_root_cause(run_cli, tmp_path: Path) 
     assert 'id="timeline"' in page and 'id="clock-slider"' in page
     # The whole chain fails in the same step; the story names where it began.
     assert "<li>ddb-dns failed first (at 10 min)" in page
+
+
+@pytest.mark.slow
+def test_real_risk_and_whatif_results_render(run_cli, tmp_path: Path) -> None:
+    mitigations = Path(__file__).resolve().parents[1] / "examples" / "mitigations.yaml"
+    if not mitigations.exists():
+        pytest.skip("examples/mitigations.yaml (the risk engine's example) is not in this checkout")
+    risk = run_cli("risk", DEMO, "-n", "2000", "--format", "json")
+    whatif = run_cli("whatif", DEMO, mitigations, "-n", "500", "--format", "json")
+    assert risk.exit_code == 0 and whatif.exit_code == 0, risk.stderr + whatif.stderr
+    (tmp_path / "risk.json").write_text(risk.stdout)
+    (tmp_path / "whatif.json").write_text(whatif.stdout)
+    html = tmp_path / "r.html"
+    made = run_cli("report", tmp_path / "risk.json", tmp_path / "whatif.json", "--model", DEMO, "-o", html)
+    assert made.exit_code == 0 and "risk, whatif" in made.stdout
+    page = html.read_text()
+    total = json.loads(risk.stdout)["total_loss"]["mean"]
+    assert f"Expected loss from outages: ${total:,.0f} a year" in page
+    first = json.loads(whatif.stdout)["mitigations"][0]["name"]
+    assert f"<b>{html_escape(first)}</b>" in page  # the ranked table, best first

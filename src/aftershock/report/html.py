@@ -251,7 +251,9 @@ def _kind_rank(kind: str) -> int:
 
 def money(value: float | None) -> str:
     """$1,234,567 (or '-')."""
-    return "-" if value is None else f"${value:,.0f}"
+    if value is None:
+        return "-"
+    return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
 
 
 def headline(bundle: Mapping[str, Any]) -> list[str]:
@@ -352,18 +354,27 @@ def _root_causes(starters: list[str], graph: Mapping[str, Any] | None) -> list[s
 
 
 def _risk_headline(data: Mapping[str, Any]) -> list[str]:
-    out = []
-    for target, v in (data.get("targets") or {}).items():
-        if not isinstance(v, Mapping):
-            continue
-        loss = v.get("loss") if isinstance(v.get("loss"), Mapping) else {}
-        dt = v.get("downtime_hours") if isinstance(v.get("downtime_hours"), Mapping) else {}
-        if "mean" in loss:
-            p99 = f" (p99 {money(loss['p99'])})" if "p99" in loss else ""
-            out.append(f"{target}: expected loss {money(loss['mean'])} a year{p99}.")
-        elif "mean" in dt:
-            out.append(f"{target}: {dt['mean']:.2f} h of downtime a year on average.")
-    return out[:3]
+    targets = {t: v for t, v in (data.get("targets") or {}).items() if isinstance(v, Mapping)}
+
+    def mean_loss(v: Mapping[str, Any]) -> float | None:
+        loss = v.get("loss")
+        return loss.get("mean") if isinstance(loss, Mapping) and isinstance(loss.get("mean"), int | float) else None
+
+    costly = sorted(((mean_loss(v), t) for t, v in targets.items() if mean_loss(v)), reverse=True)
+    total = data.get("total_loss")
+    if isinstance(total, Mapping) and isinstance(total.get("mean"), int | float):
+        text = f"Expected loss from outages: {money(total['mean'])} a year"
+        if isinstance(total.get("p99"), int | float):
+            text += f" (1 year in 100 above {money(total['p99'])})"
+        if costly:
+            text += f"; {costly[0][1]} carries {money(costly[0][0])} of it"
+        return [text + "."]
+    out = [f"{t}: expected loss {money(m)} a year." for m, t in costly[:2]]
+    if not out:
+        out = [f"{t}: {v['downtime_hours']['mean']:.2f} h of downtime a year on average."
+               for t, v in list(targets.items())[:2]
+               if isinstance(v.get("downtime_hours"), Mapping) and "mean" in v["downtime_hours"]]
+    return out
 
 
 def _graph_headline(graph: Mapping[str, Any]) -> list[str]:

@@ -429,7 +429,7 @@
   document.querySelectorAll(".loss-chart").forEach(function (div) {
     var risk = risks[Number(div.getAttribute("data-index"))];
     if (!risk || typeof Plotly === "undefined") return;
-    var hist = [], exceed = [];
+    var hist = [], exceed = [], logHistogram = false;
     var targets = risk.data.targets || {};
     Object.keys(targets).forEach(function (name) {
       var loss = targets[name] && targets[name].loss;
@@ -449,14 +449,30 @@
           x: qs.map(function (q) { return loss[q[0]]; }), y: qs.map(function (q) { return 1 - q[1]; }) });
       }
     });
+    // Whole-model results: a log-binned histogram and the exceedance curve of the total loss.
+    var total = risk.data.loss_histogram;
+    if (total && Array.isArray(total.counts) && Array.isArray(total.edges)) {
+      var e = total.edges;
+      hist.push({ type: "bar", name: "all targets", x: e.slice(0, -1).map(function (v, i) { return Math.sqrt(Math.max(v, 1e-9) * e[i + 1]); }),
+                  width: e.slice(0, -1).map(function (v, i) { return e[i + 1] - v; }), y: total.counts, marker: { color: "#2f5fd0" } });
+      logHistogram = true;
+    }
+    if (Array.isArray(risk.data.loss_exceedance) && risk.data.loss_exceedance.length) {
+      exceed.push({ type: "scatter", mode: "lines", name: "all targets", line: { color: "#2f5fd0", width: 3 },
+                    x: risk.data.loss_exceedance.map(function (p) { return p.value; }),
+                    y: risk.data.loss_exceedance.map(function (p) { return p.probability; }) });
+    }
     var layout = { height: 320, margin: { l: 70, r: 20, t: 40, b: 50 }, barmode: "overlay", xaxis: { title: { text: "loss ($)" } } };
     if (hist.length) {
       var h = el("div", null, "chart"); div.appendChild(h);
-      Plotly.newPlot(h, hist, Object.assign({}, layout, { title: { text: "Loss distribution (simulated years)" }, yaxis: { title: { text: "years" } } }), plotConfig);
+      var zero = total && typeof total.zero === "number" ? " (" + total.zero + " years without loss not shown)" : "";
+      Plotly.newPlot(h, hist, Object.assign({}, layout, { title: { text: "Annual loss: simulated years per bin" + zero },
+        xaxis: { title: { text: "loss in a year ($)" }, type: logHistogram ? "log" : "linear" }, yaxis: { title: { text: "years" } } }), plotConfig);
     }
     if (exceed.length) {
       var x = el("div", null, "chart"); div.appendChild(x);
       Plotly.newPlot(x, exceed, Object.assign({}, layout, { title: { text: "Loss exceedance: the chance a year's loss is larger than x" },
+        xaxis: { title: { text: "loss in a year ($)" }, type: "log" },
         yaxis: { title: { text: "probability of exceeding" }, type: "log" } }), plotConfig);
     }
   });
