@@ -11,6 +11,113 @@ from aftershock.cli.app import FormatOption, OutputFormat, app, console, emit
 
 if TYPE_CHECKING:
     from aftershock.sim.race import RaceEstimate, RaceRun, TraceEvent
+    from aftershock.sim.replay import ReplayResult
+
+
+@app.command()
+def replay(
+    incident: Annotated[str | None, typer.Argument(help="incident id (see --list)")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="list the catalogued incidents")] = False,
+    whatif: Annotated[str | None, typer.Option(help="run a counterfactual (see the incident)")] = (
+        None
+    ),
+    parameters: Annotated[bool, typer.Option(help="also print every unpublished parameter")] = (
+        False
+    ),
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Replay a catalogued incident: recorded windows beside simulated ones, per service."""
+    from aftershock.sim.incidents import IncidentError, incident_ids, load_incident
+
+    if list_ or incident is None:
+        if not list_:
+            raise IncidentError("name an incident to replay", hint="see `aftershock replay --list`")
+        rows = []
+        for iid in incident_ids():
+            inc = load_incident(iid)
+            rows.append({"id": iid, "title": inc.title, "whatifs": list(inc.whatifs),
+                         "services": len(inc.recorded)})
+        emit({"incidents": rows}, fmt, lambda d: _print_incidents(d["incidents"]))
+        return
+    from aftershock.sim.replay import replay as run
+
+    if fmt is OutputFormat.text and console.is_terminal:
+        from rich.progress import Progress
+
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"replaying {incident}", total=1.0)
+            result = run(incident, whatif, progress=lambda share: bar.update(task, completed=share))
+    else:
+        result = run(incident, whatif)
+    emit(result, fmt, lambda r: _print_replay(r, parameters))
+
+
+def _print_incidents(rows: list[dict]) -> None:
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for col in ("incident", "title", "recorded services", "what-ifs"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["title"], str(r["services"]), ", ".join(r["whatifs"]))
+    console.print(table)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 60:+.0f}"
+
+
+def _print_replay(result: ReplayResult, parameters: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    inc = result.incident
+    title = f"[bold]{escape(inc.title)}[/]"
+    if result.whatif is not None:
+        title += f"\nwhat-if [bold]{result.whatif.whatif.name}[/]: {escape(result.whatif.whatif.description)}"
+    console.print(title)
+    table = Table(header_style="bold", caption="times PDT; errors in minutes (simulated - recorded)")
+    for col in ("service", "recorded", "simulated", "start err", "end err", "within 15 min"):
+        table.add_column(col, justify="right" if "err" in col else "left")
+    for m in result.matches:
+        if m.recorded is None:
+            continue
+        rec = f"{inc.clock(m.recorded.start_s)} - {inc.clock(m.recorded.end_s)}"
+        if m.simulated is None:
+            sim = "[red]not impaired[/]"
+        else:
+            end = "still impaired" if m.simulated[1] is None else inc.clock(m.simulated[1])
+            sim = f"{inc.clock(m.simulated[0])} - {end}"
+        ok = "[green]yes[/]" if m.within_tolerance else "[red]no[/]"
+        table.add_row(m.service, rec, sim, _minutes(m.start_error_s), _minutes(m.end_error_s), ok)
+    console.print(table)
+    extra = [m for m in result.matches if m.recorded is None and m.simulated is not None]
+    if extra:
+        console.print("simulated only (no recorded window): " + ", ".join(
+            f"{m.service} {inc.clock(m.simulated[0])}-"
+            f"{'open' if m.simulated[1] is None else inc.clock(m.simulated[1])}" for m in extra))
+    console.print(f"[bold]{result.reproduced_count} of {result.recorded_count}[/] recorded windows "
+                  "reproduced within 15 minutes at both ends.")
+    misses = [m for m in result.matches if m.recorded is not None and not m.within_tolerance]
+    if misses:
+        console.print("Not reproduced: " + ", ".join(sorted({m.service for m in misses}))
+                      + " (see docs/replay.md for why).")
+    if result.whatif is not None:
+        w = result.whatif
+        verdict = {True: "[green]as expected[/]", False: "[red]NOT as expected[/]",
+                   None: "no check"}[w.holds]
+        console.print(f"what-if outcome: {escape(w.observed)} - {verdict}")
+    if parameters:
+        ptable = Table(title="Unpublished parameters", header_style="bold")
+        for col in ("where", "value", "kind", "why"):
+            ptable.add_column(col)
+        for p in inc.parameters:
+            ptable.add_row(p.at, str(p.value), p.kind, escape(p.why))
+        console.print(ptable)
+    else:
+        fitted = sum(1 for p in inc.parameters if p.kind == "fitted")
+        console.print(f"{len(inc.parameters)} unpublished parameters ({fitted} fitted to a recorded "
+                      "time); --parameters lists them with their rationale.")
 
 
 class GuardChoice(StrEnum):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aftershock.errors import AftershockError, did_you_mean
+from aftershock.model.durations import parse_duration
 from aftershock.model.source import Document, read_document
 from aftershock.sim.race import RaceParameters
 
@@ -39,6 +40,16 @@ class RecordedWindow:
 
 
 @dataclass(frozen=True)
+class WhatIfCheck:
+    """The outcome a counterfactual is expected to have, verified on every run."""
+
+    component: str
+    recovers_within_s: float | None = None  # None with expect False: never recovers
+    expect: bool = True
+    shorter_than_baseline: bool = False
+
+
+@dataclass(frozen=True)
 class WhatIf:
     """A counterfactual: actions removed from the scenario and/or parameters changed in the model."""
 
@@ -46,7 +57,17 @@ class WhatIf:
     description: str
     remove_actions: tuple[str, ...] = ()
     set_parameters: dict[str, Any] = field(default_factory=dict)
-    expect: str = ""
+    check: WhatIfCheck | None = None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """An unpublished number: where it is set, its value, how it was chosen and why."""
+
+    at: str
+    value: Any
+    kind: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,8 @@ class Incident:
     recorded: dict[str, tuple[RecordedWindow, ...]]
     whatifs: dict[str, WhatIf]
     document: Document
+    mechanisms: dict[str, Any] = field(default_factory=dict)
+    parameters: tuple[Parameter, ...] = ()
 
     def offset_s(self, when: datetime) -> float:
         """Seconds from the incident's start to `when`."""
@@ -151,18 +174,25 @@ def read_incident(path: Path) -> Incident:
         keys = ("whatif", name)
         if not isinstance(spec, dict):
             raise _error(doc, keys, "a what-if is a mapping")
-        unknown = set(spec) - {"description", "remove_actions", "set", "expect"}
-        if unknown:
-            key = sorted(unknown)[0]
-            raise _error(doc, (*keys, key), f"unknown key '{key}' in a what-if",
-                         hint="allowed: description, remove_actions, set, expect", at_key=True)
+        _only(doc, keys, spec, {"description", "remove_actions", "set", "check"})
         whatifs[str(name)] = WhatIf(
             name=str(name),
             description=str(_require(doc, spec, keys, "description")),
             remove_actions=tuple(str(a) for a in spec.get("remove_actions") or ()),
             set_parameters=dict(spec.get("set") or {}),
-            expect=str(spec.get("expect", "")),
+            check=_check(doc, (*keys, "check"), spec.get("check")),
         )
+    parameters = []
+    for i, entry in enumerate(data.get("parameters") or ()):
+        keys = ("parameters", i)
+        _only(doc, keys, entry, {"at", "value", "kind", "why"})
+        kind = _require(doc, entry, keys, "kind")
+        if kind not in ("published", "chosen", "fitted"):
+            raise _error(doc, (*keys, "kind"), f"unknown parameter kind '{kind}'",
+                         hint="published, chosen or fitted")
+        parameters.append(Parameter(str(_require(doc, entry, keys, "at")),
+                                    _require(doc, entry, keys, "value"), kind,
+                                    str(_require(doc, entry, keys, "why"))))
     base = Path(doc.path).parent
     return Incident(
         id=Path(doc.path).name.removesuffix(".yaml"),
@@ -174,7 +204,54 @@ def read_incident(path: Path) -> Incident:
         recorded=recorded,
         whatifs=whatifs,
         document=doc,
+        mechanisms=_mechanisms(doc, data.get("mechanisms") or {}),
+        parameters=tuple(parameters),
     )
+
+
+def _only(doc: Document, keys: tuple[Any, ...], spec: Any, allowed: set[str]) -> None:
+    """Refuse a mapping with keys outside `allowed` (located at the key, with a hint)."""
+    if not isinstance(spec, dict):
+        raise _error(doc, keys, "expected a mapping")
+    for key in spec:
+        if key not in allowed:
+            raise _error(doc, (*keys, key), f"unknown key '{key}'", at_key=True,
+                         hint=did_you_mean(str(key), allowed) or "allowed: " + ", ".join(sorted(allowed)))
+
+
+def _check(doc: Document, keys: tuple[Any, ...], spec: Any) -> WhatIfCheck | None:
+    if spec is None:
+        return None
+    _only(doc, keys, spec, {"component", "recovers_within", "expect", "shorter_than_baseline"})
+    within = spec.get("recovers_within")
+    try:
+        within_s = parse_duration(within) if within is not None else None
+    except ValueError as exc:
+        raise _error(doc, (*keys, "recovers_within"), str(exc)) from None
+    return WhatIfCheck(str(_require(doc, spec, keys, "component")), within_s,
+                       bool(spec.get("expect", True)), bool(spec.get("shorter_than_baseline", False)))
+
+
+_MECHANISM_KEYS = {
+    "latch": {"after_s"},
+    "propagation": {"rate", "drain_rps", "tolerance_s", "via", "launcher", "hosts", "serving",
+                    "fleet"},
+}
+
+
+def _mechanisms(doc: Document, spec: Any) -> dict[str, Any]:
+    """Check the `mechanisms:` block (kinds and keys; numbers must be numbers)."""
+    _only(doc, ("mechanisms",), spec, set(_MECHANISM_KEYS))
+    for kind, per_component in spec.items():
+        _only(doc, ("mechanisms", kind), per_component, set(per_component or {}))
+        for component, params in per_component.items():
+            keys = ("mechanisms", kind, component)
+            _only(doc, keys, params, _MECHANISM_KEYS[kind])
+            for key, value in params.items():
+                numeric = key not in ("via", "launcher", "hosts", "serving")
+                if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+                    raise _error(doc, (*keys, key), f"'{key}' must be a number")
+    return spec
 
 
 def load_race_parameters(incident_id: str) -> tuple[RaceParameters, dict[str, str]]:
