@@ -436,11 +436,20 @@ class RuleSet:
         return found
 
     def decide(
-        self, qname: str, qtype: str, now_epoch_s: float, rng: random.Random | None = None
+        self,
+        qname: str,
+        qtype: str,
+        now_epoch_s: float | None = None,
+        rng: random.Random | None = None,
     ) -> Rule | None:
-        """The rule that decides this query's answer, or None to answer normally."""
-        for rule in self.candidates(qname):
-            if not rule.matches_type(qtype) or not rule.active(now_epoch_s):
+        """The rule that decides this query's answer, or None to answer normally
+        (`now_epoch_s` defaults to the current time, read only when a rule names the query)."""
+        candidates = self.candidates(qname)
+        if not candidates:
+            return None
+        now = time.time() if now_epoch_s is None else now_epoch_s
+        for rule in candidates:
+            if not rule.matches_type(qtype) or not rule.active(now):
                 continue
             rule.matched += 1
             if rule.probability >= 1.0 or (rng or random).random() < rule.probability:
