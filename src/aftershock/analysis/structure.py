@@ -83,6 +83,7 @@ def resolve(graph: CompiledGraph, names: Iterable[str]) -> np.ndarray:
 def blast_radius(graph: CompiledGraph, failed: Iterable[str]) -> BlastRadius:
     """Components DOWN and DEGRADED when the given components fail together.
 
+    >>> from aftershock import compile_model, load_model_text
     >>> g = compile_model(load_model_text('''
     ... components:
     ...   db: {}
@@ -123,6 +124,7 @@ def single_points_of_failure(graph: CompiledGraph, target: str) -> list[str]:
 
     The target itself is not listed; redundancy groups and cycles are respected.
 
+    >>> from aftershock import compile_model, load_model_text
     >>> g = compile_model(load_model_text('''
     ... components:
     ...   a: {}
@@ -171,6 +173,10 @@ def hard_cycles(graph: CompiledGraph) -> list[list[str]]:
 
     Edges are `requires` and the members of groups that need every member; an `any_of` group can be
     held up by another member, so it does not close a hard cycle. A self-dependency is a cycle of one.
+
+    >>> from aftershock import compile_model, load_model_text
+    >>> hard_cycles(compile_model(load_model_text("components: {a: {requires: [b]}, b: {requires: [a]}}")))
+    [['a', 'b']]
     """
     n = graph.n
     if n == 0:
@@ -245,7 +251,17 @@ def criticality(graph: CompiledGraph, top: int | None = None) -> list[Criticalit
 def dependency_path(graph: CompiledGraph, source: str, target: str) -> list[str]:
     """A shortest chain of hard dependencies from `source` down to `target` ([] if none).
 
-    It explains a SPOF: `dependency_path(g, "checkout", "ddb-dns")` names every hop between them.
+    It explains a SPOF by naming every hop between the target and it.
+
+    >>> from aftershock import compile_model, load_model_text
+    >>> g = compile_model(load_model_text('''
+    ... components:
+    ...   dns: {}
+    ...   db: {requires: [dns]}
+    ...   web: {requires: [db]}
+    ... '''))
+    >>> dependency_path(g, "web", "dns")
+    ['web', 'db', 'dns']
     """
     start, goal = resolve(graph, [source, target])
     parent = {int(start): -1}

@@ -96,6 +96,13 @@ class CompiledGraph:
         return np.asarray([self.index[n] for n in names], dtype=np.int64)
 
     @cached_property
+    def topological_order(self) -> np.ndarray:
+        """Every node, dependencies before dependents (members of a cycle are adjacent)."""
+        if not self.stages:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([stage.nodes for stage in self.stages])
+
+    @cached_property
     def hard(self) -> CSR:
         """Every edge the DOWN state travels along: requires and group members."""
         return union_edges(self.requires, self.members, self.n)
