@@ -234,13 +234,15 @@ def test_cli_exit_codes_and_outputs(run_cli, tmp_path: Path) -> None:
     base.write_text(BASE)
     new.write_text(NEW)
     policy.write_text(POLICY)
-    junit, md = tmp_path / "junit.xml", tmp_path / "check.md"
+    junit, md, html = tmp_path / "junit.xml", tmp_path / "check.md", tmp_path / "check.html"
     failing = run_cli("check", new, "--policy", policy, "--baseline", base, "--junit", junit,
-                      "--markdown", md)
+                      "--markdown", md, "--html", html)
     assert failing.exit_code == 1, failing.stderr
     assert "already in baseline" in failing.stdout and "new:" in failing.stdout
     assert ET.parse(junit).getroot().tag == "testsuites"
     assert "aftershock check" in md.read_text()
+    page = html.read_text()
+    assert 'id="check"' in page and 'id="cy"' in page and "new: cache alone takes web down" in page
     lenient = tmp_path / "lenient.yaml"
     lenient.write_text("rules: [{rule: no_spof, target: web}]\n")
     assert run_cli("check", base, "--policy", lenient, "--baseline", base).exit_code == 0
