@@ -68,7 +68,7 @@ from aftershock.sim.queue import Capacities, serve
 from aftershock.sim.results import Recorder, SimResult
 from aftershock.sim.retry import CallEdges, Retries
 from aftershock.sim.scenario import Scenario
-from aftershock.sim.state import State, Step, ramp
+from aftershock.sim.state import NEVER_S, State, Step, ramp
 
 DEAD = 1e-6  # a hard cycle whose members all succeed less than this is dead
 CHECK_EVERY = 8  # steps between fixed-point checks
@@ -99,10 +99,63 @@ class _Stage:
     nodes: np.ndarray
     gates: _Segments | None  # hard deps read as min(success) (requires, all-needed members)
     best: _Segments | None  # any_of members: max
-    votes: tuple[tuple[int, np.ndarray, int], ...]  # (position, members, k)
-    calls: _Segments | None  # idx are call-edge ids of the callers at pos
+    votes: _Votes | None
+    calls: _Calls | None
     cycle_labels: np.ndarray | None  # local SCC label per node when the stage is cyclic
-    failover: tuple[tuple[int, int, np.ndarray, float], ...]  # (pos, primary, others, seconds)
+    failover: _Failover | None
+
+
+@dataclass(frozen=True)
+class _Votes:
+    """k_of_n groups of a stage: member ids padded to a matrix, and where the k-th best sits."""
+
+    pos: np.ndarray
+    members: np.ndarray  # (groups, widest) ids, padded with 0
+    valid: np.ndarray  # (groups, widest) False on padding
+    rows: np.ndarray
+    column: np.ndarray  # index of the k-th largest after an ascending sort
+
+    @classmethod
+    def of(cls, groups: list[tuple[int, list[int], int]]) -> _Votes | None:
+        if not groups:
+            return None
+        widest = max(len(m) for _, m, _ in groups)
+        members = np.zeros((len(groups), widest), dtype=np.int64)
+        valid = np.zeros((len(groups), widest), dtype=bool)
+        for r, (_, m, _) in enumerate(groups):
+            members[r, : len(m)] = m
+            valid[r, : len(m)] = True
+        column = np.array([widest - k for _, _, k in groups], dtype=np.int64)
+        return cls(np.array([p for p, _, _ in groups]), members, valid,
+                   np.arange(len(groups)), column)
+
+
+@dataclass(frozen=True)
+class _Calls:
+    """Call edges of a stage: a contiguous span of edge ids, segmented by caller position."""
+
+    pos: np.ndarray
+    starts: np.ndarray
+    span: slice
+    soft: bool  # some edge is a `uses` (soft) call whose failure does not fail the caller
+
+    @classmethod
+    def of(cls, lists: list[list[int]], hard: np.ndarray) -> _Calls | None:
+        seg = _Segments.of(lists)
+        if seg is None:
+            return None
+        lo, hi = int(seg.idx[0]), int(seg.idx[-1]) + 1
+        assert np.array_equal(seg.idx, np.arange(lo, hi)), "edges must follow the stage order"
+        return cls(seg.pos, seg.starts, slice(lo, hi), not bool(hard[lo:hi].all()))
+
+
+@dataclass(frozen=True)
+class _Failover:
+    """any_of groups with a failover time: position, first-listed (active) member, seconds."""
+
+    pos: np.ndarray
+    primary: np.ndarray
+    seconds: np.ndarray
 
 
 class Simulation:
@@ -115,14 +168,15 @@ class Simulation:
         self.skip_quiet = skip_quiet
         dt = scenario.step_s
         self.capacities = Capacities.of(graph)
-        self.edges = CallEdges.of(graph)
+        self.edges = CallEdges.of(graph, np.concatenate([sg.nodes for sg in graph.stages])
+                                  if graph.stages else None)
         self.retries = Retries(self.edges)
         builtin = [DnsCaches(graph, dt), Leases(graph), Backlogs(graph), HealthChecks(graph)]
         self.mechanisms = [m for m in builtin if m.active] + list(mechanisms or [])
         self.timeline = Timeline(graph, scenario, builtin + list(mechanisms or []))
         self.state = State(graph.n)
         self.state.load_rps[:] = self.timeline.base_load
-        self.organic_timeout_s = np.array([c.load.timeout if c.load and c.load.timeout else np.inf
+        self.organic_timeout_s = np.array([c.load.timeout if c.load and c.load.timeout else NEVER_S
                                            for c in graph.components])
         self.recorder = Recorder(graph, scenario)
         self.stages = _plan(graph, self.edges)
@@ -148,7 +202,8 @@ class Simulation:
         """Advance one step (or, at a fixed point, jump to the next event)."""
         st, step = self.state, Step(self.k, self.t_s, self.scenario.step_s)
         self.timeline.apply(st, step)
-        self._flow(step)
+        with np.errstate(all="ignore"):
+            self._flow(step)
         self.recorder.record(st, step)
         self.computed += 1
         self.k += 1
@@ -176,8 +231,9 @@ class Simulation:
     def _warm_up(self) -> None:
         """Let organic load reach every callee before time zero (the run starts in steady state)."""
         depth = len(self.stages) + 1
-        for _ in range(depth if self.edges.size else 0):
-            self._flow(Step(0, 0.0, self.scenario.step_s))
+        with np.errstate(all="ignore"):
+            for _ in range(depth if self.edges.size else 0):
+                self._flow(Step(0, 0.0, self.scenario.step_s))
 
     def run(self, progress: Callable[[float], None] | None = None) -> SimResult:
         """Run to the end; `progress` gets the share of simulated time done, now and then."""
@@ -210,6 +266,7 @@ class Simulation:
     def _stage_pass(self, step: Step) -> None:
         st, retries, edges = self.state, self.retries, self.edges
         ready = st.accept * st.avail  # dependencies' share, updated as stages complete
+        retries.begin_step(step.t_s)
         for sg in self.stages:
             nodes = sg.nodes
             deps = np.ones(len(nodes))
@@ -220,24 +277,25 @@ class Simulation:
             if sg.best is not None:
                 b = sg.best
                 deps[b.pos] = np.minimum(deps[b.pos], np.maximum.reduceat(ready[b.idx], b.starts))
-            for pos, members, k in sg.votes:
-                deps[pos] = min(deps[pos], float(np.sort(ready[members])[-k]))
-            for pos, primary, _others, seconds in sg.failover:
-                node = int(nodes[pos])
-                if ready[primary] >= self.scenario.down_below:
-                    self.failover_since[node] = np.inf
-                    continue
-                self.failover_since[node] = min(self.failover_since[node], step.t_s)
-                if step.t_s - self.failover_since[node] < seconds:
-                    deps[pos] = min(deps[pos], float(ready[primary]))
+            if sg.votes is not None:
+                v = sg.votes  # k-th best member of each voting group (padding reads as 0)
+                best_k = np.sort(np.where(v.valid, ready[v.members], -1.0), axis=1)[v.rows, v.column]
+                deps[v.pos] = np.minimum(deps[v.pos], np.maximum(best_k, 0.0))
+            if sg.failover is not None:
+                f = sg.failover  # the group waits `seconds` before running on the other members
+                node, primary_ok = nodes[f.pos], ready[f.primary] >= self.scenario.down_below
+                since = np.where(primary_ok, np.inf, np.minimum(self.failover_since[node], step.t_s))
+                self.failover_since[node] = since
+                waiting = (~primary_ok) & (step.t_s - since < f.seconds)
+                deps[f.pos] = np.where(waiting, np.minimum(deps[f.pos], ready[f.primary]),
+                                       deps[f.pos])
             if sg.calls is not None:
-                c = sg.calls
-                e = c.idx
-                p = retries.attempt_success(e, st, step.t_s)
-                retries.p[e] = p
-                ok = np.where(edges.hard[e], retries.request_success(e, p, st), 1.0)
+                c = sg.calls  # this stage's call edges are one contiguous run
+                ok, took = retries.calls(c.span, st)
+                if c.soft:
+                    ok = np.where(edges.hard[c.span], ok, 1.0)
                 deps[c.pos] *= np.multiply.reduceat(ok, c.starts)
-                call_time[c.pos] = np.add.reduceat(retries.call_time(e, p, st), c.starts)
+                call_time[c.pos] = np.add.reduceat(took, c.starts)
             avail = st.own_up[nodes] * st.local[nodes] * deps
             if sg.cycle_labels is not None:
                 avail = self._cycle(sg, avail)
@@ -265,14 +323,13 @@ class Simulation:
         lat = st.latency_s
         organic = st.load_rps * ramp(self.organic_timeout_s - lat, 0.1 * self.organic_timeout_s)
         extra = st.extra_rps * ramp(st.extra_timeout_s - st.wait_s, 0.1 * st.extra_timeout_s)
-        weighted = np.nan_to_num(organic, nan=st.load_rps) + np.nan_to_num(extra, nan=st.extra_rps)
+        weighted = organic + extra
         if edges.size:
             in_time = ramp(edges.timeout_s - lat[edges.callee], 0.1 * edges.timeout_s)
             weighted = weighted + np.bincount(edges.callee, self.retries.sent * in_time,
                                               minlength=self.graph.n)
         total = st.load_rps + self.incoming + st.extra_rps
-        with np.errstate(divide="ignore", invalid="ignore"):
-            st.live = np.where(total > 0, np.clip(weighted / total, 0.0, 1.0), 1.0)
+        st.live = np.where(total > 0, np.minimum(weighted / np.maximum(total, 1e-300), 1.0), 1.0)
         st.success = st.accept * st.avail * st.live
         st.goodput = st.served * st.avail * st.live
 
@@ -345,10 +402,9 @@ def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[_Stage, ...]:
                 elif k == 1:
                     grp = members
                     if graph.failover_s[i] > 0:
-                        failover.append((pos, members[0], np.array(members[1:]),
-                                         float(graph.failover_s[i])))
+                        failover.append((pos, members[0], float(graph.failover_s[i])))
                 else:
-                    votes.append((pos, np.array(members, dtype=np.int64), k))
+                    votes.append((pos, members, k))
             gates.append(gate)
             best.append(grp)
         labels = None
@@ -358,9 +414,11 @@ def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[_Stage, ...]:
             nodes=nodes,
             gates=_Segments.of(gates),
             best=_Segments.of(best),
-            votes=tuple(votes),
-            calls=_Segments.of([calls_of[i] for i in nodes.tolist()]),
+            votes=_Votes.of(votes),
+            calls=_Calls.of([calls_of[i] for i in nodes.tolist()], edges.hard),
             cycle_labels=labels,
-            failover=tuple(failover),
+            failover=_Failover(np.array([f[0] for f in failover], dtype=np.int64),
+                               np.array([f[1] for f in failover], dtype=np.int64),
+                               np.array([f[2] for f in failover])) if failover else None,
         ))
     return tuple(stages)

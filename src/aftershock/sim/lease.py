@@ -63,8 +63,7 @@ class Leases:
     def after_flow(self, st: State, step: Step) -> None:
         """Renew or lose leases; re-establish those whose jobs were served in time."""
         i, dt = self.holders, step.dt_s
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(st.offered[i] > 0, st.extra_rps[i] / st.offered[i], 0.0)
+        share = np.where(st.offered[i] > 0, st.extra_rps[i] / np.maximum(st.offered[i], 1e-300), 0.0)
         self.jobs_admitted = st.admitted[i] * share
         in_time = ramp(self.work_timeout_s - st.wait_s[i], 0.1 * self.work_timeout_s)
         renewable = self._renewable(st)

@@ -17,10 +17,12 @@ import numpy as np
 from aftershock.model.compile import CompiledGraph
 from aftershock.sim.state import State, Step
 
+BIG = 1e15  # "unlimited", kept finite so that no step ever computes inf - inf or 0 x inf
+
 
 @dataclass(frozen=True)
 class Capacities:
-    """Per-component capacity parameters (inf where the model gives none)."""
+    """Per-component capacity parameters (BIG where the model gives none)."""
 
     has_queue: np.ndarray
     rps: np.ndarray
@@ -34,8 +36,8 @@ class Capacities:
         """Read `capacity` blocks from the model."""
         n = graph.n
         has = np.zeros(n, dtype=bool)
-        rps, workers, limit = np.full(n, np.inf), np.full(n, np.inf), np.full(n, np.inf)
-        base, per = np.zeros(n), np.zeros(n)
+        rps, workers, limit = np.full(n, BIG), np.full(n, BIG), np.full(n, BIG)
+        base, per = np.ones(n), np.zeros(n)
         for i, c in enumerate(graph.components):
             cap = c.capacity
             if cap is None:
@@ -46,10 +48,10 @@ class Capacities:
             if cap.workers is not None and cap.latency is not None:
                 workers[i] = cap.workers
             if cap.latency is not None:
-                base[i] = cap.latency.base
+                base[i] = max(cap.latency.base, 1e-9)
                 per[i] = cap.latency.per_inflight
             elif cap.rps is not None:
-                base[i] = (cap.workers or 1) / cap.rps if cap.workers else 1.0 / cap.rps
+                base[i] = (cap.workers or 1) / cap.rps
             if cap.queue_limit is not None:
                 limit[i] = cap.queue_limit
         return cls(has, rps, workers, base, per, limit)
@@ -59,26 +61,24 @@ def serve(cap: Capacities, st: State, step: Step) -> None:
     """Admit offered work, serve the queue for one step, reject overflow (vectorised)."""
     dt = step.dt_s
     offered = st.offered
-    st.queue[st.drop_queue] = 0.0
+    if st.drop_queue.any():
+        st.queue[st.drop_queue] = 0.0
     admitted = np.minimum(offered, st.throttle_rps) * st.own_up
     latency = cap.base_latency_s + cap.per_inflight_s * (st.queue + st.served * cap.base_latency_s)
-    busy_time = np.maximum(latency + st.call_time_s, 1e-9)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        by_rps = np.where(cap.per_inflight_s > 0, cap.rps * cap.base_latency_s / latency, cap.rps)
-        rate = np.minimum(np.nan_to_num(by_rps, nan=np.inf), cap.workers / busy_time)
-    rate = rate * st.capacity_factor * st.own_up
+    by_rps = cap.rps * cap.base_latency_s / latency  # rps, slowed as in-flight work piles up
+    by_workers = cap.workers / (latency + st.call_time_s)
+    rate = np.minimum(by_rps, by_workers) * (st.capacity_factor * st.own_up)
     queued = st.queue + admitted * dt
     served = np.where(cap.has_queue, np.minimum(queued, rate * dt) / dt, admitted)
-    queue = np.where(cap.has_queue, queued - served * dt, 0.0)
+    queue = queued - served * dt
     overflow = np.maximum(queue - cap.queue_limit, 0.0)
     queue -= overflow
-    with np.errstate(divide="ignore", invalid="ignore"):
-        taken = np.where(offered > 0, (admitted - overflow / dt) / offered, st.own_up)
-        wait = np.where(queue > 0, queue / rate, 0.0)
-    st.accept = np.clip(taken, 0.0, 1.0)
-    st.admitted = admitted - overflow / dt
+    taken = admitted - overflow / dt
+    st.accept = np.where(offered > 0, np.minimum(np.maximum(taken / np.maximum(offered, 1e-300),
+                                                            0.0), 1.0), st.own_up)
+    st.admitted = taken
     st.served = served
     st.queue = queue
-    st.service_rate = np.where(cap.has_queue, rate, np.inf)
-    st.wait_s = np.nan_to_num(wait, nan=0.0, posinf=1e9)
+    st.service_rate = rate
+    st.wait_s = np.where(queue > 0, queue / np.maximum(rate, 1e-12), 0.0)
     st.service_latency_s = np.where(cap.has_queue, latency, 0.0) + st.added_latency_s

@@ -38,6 +38,8 @@ class CallEdges:
     breaker_threshold: np.ndarray  # NaN: no circuit breaker
     breaker_window_s: np.ndarray
     breaker_open_s: np.ndarray
+    retries: np.ndarray  # attempts - 1, as floats
+    first_backoff_s: np.ndarray  # mean wait before the first retry
 
     @property
     def size(self) -> int:
@@ -50,14 +52,15 @@ class CallEdges:
         return int(self.attempts.max()) if self.size else 1
 
     @classmethod
-    def of(cls, graph: CompiledGraph) -> CallEdges:
-        """Read `calls` blocks from the model (ordered by caller)."""
+    def of(cls, graph: CompiledGraph, order: np.ndarray | None = None) -> CallEdges:
+        """Read `calls` blocks from the model, callers taken in `order` (default: by id)."""
         rows = []
-        for i, comp in enumerate(graph.components):
+        for i in (order if order is not None else range(graph.n)):
+            comp = graph.components[int(i)]
             for name, call in comp.calls.items():
                 j = graph.index[name]
                 hard = name in comp.requires or name not in comp.uses
-                rows.append((i, j, call, hard))
+                rows.append((int(i), j, call, hard))
         size = len(rows)
         most = max((r[2].attempts for r in rows), default=1)
         backoff = np.zeros((size, max(most - 1, 0)))
@@ -70,11 +73,12 @@ class CallEdges:
             return np.array([get(r) for r in rows], dtype=dtype)
 
         nan = float("nan")
+        attempts = col(lambda r: r[2].attempts, np.int64)
         return cls(
             caller=col(lambda r: r[0], np.int64),
             callee=col(lambda r: r[1], np.int64),
             timeout_s=col(lambda r: r[2].timeout),
-            attempts=col(lambda r: r[2].attempts, np.int64),
+            attempts=attempts,
             backoff_s=backoff,
             per_request=col(lambda r: r[2].per_request),
             hard=col(lambda r: r[3], bool),
@@ -86,6 +90,8 @@ class CallEdges:
                 lambda r: r[2].circuit_breaker.window if r[2].circuit_breaker else 1.0),
             breaker_open_s=col(
                 lambda r: r[2].circuit_breaker.open_for if r[2].circuit_breaker else 0.0),
+            retries=attempts - 1.0,
+            first_backoff_s=backoff[:, 0].copy() if most > 1 else np.zeros(size),
         )
 
 
@@ -106,34 +112,38 @@ class Retries:
         self.sent = np.zeros(size)  # attempts per second sent to the callee (arrive next step)
         self.first = np.zeros(size)  # first attempts per second
         self.p = np.ones(size)  # per-attempt success seen by the caller
+        self.breakers = bool((~np.isnan(edges.breaker_threshold)).any())
+        self._closed: np.ndarray | None = None
 
     def closed(self, t_s: float) -> np.ndarray:
         """1 where the breaker lets calls through, 0 where it is open."""
         return (self.open_until_s <= t_s).astype(float)
 
-    def attempt_success(self, e: np.ndarray, st: State, t_s: float) -> np.ndarray:
-        """Share of attempts on edges `e` that succeed in time (before the caller's timeout)."""
-        j = self.edges.callee[e]
-        in_time = ramp(self.edges.timeout_s[e] - st.latency_s[j], 0.1 * self.edges.timeout_s[e])
-        return st.accept[j] * st.avail[j] * in_time * self.closed(t_s)[e]
+    def begin_step(self, t_s: float) -> None:
+        """Note which breakers are closed for this step."""
+        self._closed = self.closed(t_s) if self.breakers else None
 
-    def request_success(self, e: np.ndarray, p: np.ndarray, st: State) -> np.ndarray:
-        """Share of the caller's requests whose call on edges `e` succeeds within its attempts."""
-        tries = 1.0 + (self.edges.attempts[e] - 1) * self.allow[e]
-        # Attempts fail independently: retries lift the caller above the callee's per-attempt
-        # success for partial failures (Brooker 2022), and not at all for a dead callee (p = 0).
-        return 1.0 - (1.0 - p) ** tries
+    def calls(self, e: slice, st: State) -> tuple[np.ndarray, np.ndarray]:
+        """Per edge in `e`: share of caller requests whose call succeeds within its attempts, and
+        the mean time the call takes (retries and backoff included). Stores the per-attempt
+        success for `advance`.
 
-    def call_time(self, e: np.ndarray, p: np.ndarray, st: State) -> np.ndarray:
-        """Mean time a request spends in the call on edges `e`, retries and backoff included."""
+        Attempts fail independently, so retries lift the caller above the callee's per-attempt
+        success for partial failures (Brooker 2022) and not at all for a dead callee (p = 0).
+        """
         edges = self.edges
         j, timeout = edges.callee[e], edges.timeout_s[e]
-        attempt = np.minimum(st.latency_s[j] + st.blackhole[j] * timeout, timeout)
-        tries = 1.0 + (edges.attempts[e] - 1) * self.allow[e]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            expected = np.where(p > 1e-9, (1.0 - (1.0 - p) ** tries) / p, tries)
-        first_backoff = edges.backoff_s[e, 0] if edges.backoff_s.shape[1] else 0.0
-        return expected * attempt + np.maximum(expected - 1.0, 0.0) * first_backoff
+        lat = st.latency_s[j]
+        p = st.accept[j] * st.avail[j] * ramp(timeout - lat, 0.1 * timeout)
+        if self._closed is not None:
+            p = p * self._closed[e]
+        self.p[e] = p
+        tries = 1.0 + edges.retries[e] * self.allow[e]
+        ok = 1.0 - (1.0 - p) ** tries
+        attempt = np.minimum(lat + st.blackhole[j] * timeout, timeout)
+        expected = np.where(p > 1e-9, ok / np.maximum(p, 1e-9), tries)
+        took = expected * attempt + np.maximum(expected - 1.0, 0.0) * edges.first_backoff_s[e]
+        return ok, took
 
     def advance(self, st: State, send_rps: np.ndarray, step: Step) -> None:
         """Move attempts through the pools for one step; `send_rps` is each caller's request rate."""
@@ -171,8 +181,8 @@ class Retries:
             return
         earn = np.where(has, ratio, 0) * successes * dt
         available = self.tokens + earn
-        with np.errstate(divide="ignore", invalid="ignore"):
-            allow = np.where(wanted * dt > 1e-12, np.minimum(1.0, available / (wanted * dt)), 1.0)
+        allow = np.where(wanted * dt > 1e-12,
+                         np.minimum(1.0, available / np.maximum(wanted * dt, 1e-12)), 1.0)
         allow = np.where(has, allow, 1.0)
         spent = wanted * allow * dt
         self.tokens = np.where(has, np.minimum(available - spent, self.edges.budget_burst), np.inf)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+NEVER_S = 1e12  # a deadline that is never reached (finite, so ramps never divide inf by inf)
+
 
 @dataclass
 class Step:
@@ -65,7 +67,7 @@ class State:
                      "served", "queue", "wait_s", "service_rate", "service_latency_s", "latency_s", "call_time_s",
                      "goodput"):
             setattr(self, name, zeros.copy())
-        self.extra_timeout_s = np.full(n, np.inf)
+        self.extra_timeout_s = np.full(n, NEVER_S)
         self.throttle_rps = np.full(n, np.inf)
         self.drop_queue = np.zeros(n, dtype=bool)
         self.revive = np.zeros(n, dtype=bool)
@@ -75,7 +77,7 @@ class State:
         self.local.fill(1.0)
         self.capacity_factor.fill(1.0)
         self.extra_rps.fill(0.0)
-        self.extra_timeout_s.fill(np.inf)
+        self.extra_timeout_s.fill(NEVER_S)
 
 
 def ramp(margin_s: np.ndarray, width_s: np.ndarray | float) -> np.ndarray:
@@ -84,6 +86,4 @@ def ramp(margin_s: np.ndarray, width_s: np.ndarray | float) -> np.ndarray:
     A linear ramp of total width `width_s` centred on zero margin stands for the spread of
     individual waiting times around the fluid mean.
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.clip(0.5 + margin_s / width_s, 0.0, 1.0)
-    return np.where(np.isnan(share), 1.0, share)  # no deadline (inf / inf): always in time
+    return np.minimum(np.maximum(0.5 + margin_s / width_s, 0.0), 1.0)
