@@ -17,8 +17,9 @@ import dns.rcode
 import pytest
 
 from aftershock.chaos.peers import free_port, wait_until_answering
-from aftershock.chaos.scenario_bridge import ScenarioError, plan_rehearsal
+from aftershock.chaos.scenario_bridge import plan_rehearsal
 from aftershock.model.load import load_model_text
+from aftershock.sim.scenario import ScenarioError
 
 MODEL = """version: 1
 name: mini
@@ -74,17 +75,17 @@ def test_scenario_faults_become_timed_rules(files):
             "'dynamodb' is a datastore, not a dns_record",
             "dns_record",
         ),
-        ("{target: ddb-dsn, kind: dns_empty, at: +1m}", "no component 'ddb-dsn'", "ddb-dns"),
+        ("{target: ddb-dsn, kind: dns_empty, at: +1m}", "unknown component 'ddb-dsn'", "ddb-dns"),
         ("{target: ddb-dns, kind: dns_empty, at: soon}", "'soon' is not a time", "+5m"),
         ("{target: ddb-dns, kind: dns_empty, at: +5m, until: +1m}", "ends before it starts", None),
     ],
 )
 def test_scenario_errors_are_located(tmp_path, fault, message, hint):
     path = tmp_path / "s.yaml"
-    path.write_text(f"version: 1\nfaults:\n  - {fault}\n")
+    path.write_text(f"version: 1\nduration: 1h\nfaults:\n  - {fault}\n")
     with pytest.raises(ScenarioError) as info:
         plan_rehearsal(path, load_model_text(MODEL))
-    assert message in info.value.message and info.value.file == str(path) and info.value.line == 3
+    assert message in info.value.message and info.value.file == str(path) and info.value.line == 4
     if hint:
         assert hint in info.value.hint
 
@@ -197,3 +198,59 @@ def test_a_port_in_use_is_a_clear_error(run_cli, tmp_path):
             "dns-proxy", "--listen", f"127.0.0.1:{port}", "--zone", zone, "--control", "off"
         )
     assert result.exit_code == 2 and "cannot bind" in result.stderr
+
+
+def test_a_fault_without_an_end_lasts_until_its_restore_or_the_run_end(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "version: 1\nduration: 1h\nfaults:\n"
+        "  - {target: ddb-dns, kind: dns_servfail, at: +10s}\n"
+        "  - {target: ddb-dns, kind: dns_nxdomain, at: +20m}\n"
+        "actions:\n  - {at: +70s, kind: restore, target: ddb-dns}\n"
+    )
+    now = 1_700_000_000.0
+    plan = plan_rehearsal(path, load_model_text(MODEL), speed=10, now_epoch_s=now)
+    servfail, nxdomain, _ttl = plan.rules
+    assert (servfail.start_epoch_s, servfail.end_epoch_s) == (now + 1, now + 7)
+    assert nxdomain.end_epoch_s == now + 360  # the end of the 1 h run, at 10x
+
+
+def test_a_scenario_rehearsed_on_the_wire(tmp_path):
+    from aftershock.chaos.dnsproxy import ProxyConfig
+    from aftershock.chaos.service import ProxyService, ServiceOptions
+    from aftershock.chaos.zone import Zone
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "version: 1\nduration: 1h\nfaults:\n  - {target: ddb-dns, kind: dns_empty, at: +2s, for: 2s}\n"
+    )
+    plan = plan_rehearsal(path, load_model_text(MODEL), speed=2)
+    zone = Zone.from_text(
+        "$ORIGIN amazonaws.com.\n@ 60 IN SOA ns hm 1 3600 600 86400 30\n"
+        "dynamodb.us-east-1 60 IN A 127.0.0.40\n"
+    )
+    service = ProxyService(
+        ProxyConfig(listen_port=0), ServiceOptions(zone=zone, rules=plan.rules, control_port=None)
+    ).start_in_thread()
+
+    def ask():
+        q = dns.message.make_query("dynamodb.us-east-1.amazonaws.com", "A")
+        r = dns.query.udp(q, "127.0.0.1", port=service.port, timeout=2)
+        soa = [rr.minimum for rrset in r.authority for rr in rrset]
+        return [str(x) for rrset in r.answer for x in rrset], [rrset.ttl for rrset in r.answer], soa
+
+    try:
+        seen = []
+        deadline = plan.started_epoch_s + 2.6  # the window is [+1 s, +2 s) of real time
+        while time.time() < deadline:
+            seen.append((round(time.time() - plan.started_epoch_s, 2), ask()))
+            time.sleep(0.05)
+    finally:
+        service.stop()
+    before = [answer for t, answer in seen if t < 0.9]
+    during = [answer for t, answer in seen if 1.1 < t < 1.9]
+    after = [answer for t, answer in seen if t > 2.1]
+    assert before and during and after
+    assert all(a == (["127.0.0.40"], [150], []) for a in before)  # the model's 5m TTL at 2x
+    assert all(a == ([], [], [450]) for a in during)  # emptied; negative TTL 15m at 2x
+    assert all(a[0] == ["127.0.0.40"] for a in after)
