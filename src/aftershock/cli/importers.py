@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from aftershock.cli.app import FormatOption, OutputFormat, app, console, emit, err_console
+
+if TYPE_CHECKING:
+    from aftershock.importers.result import ImportResult
 
 
 def _names(values: list[str] | None) -> list[str]:
@@ -38,11 +41,19 @@ def import_(
 ) -> None:
     """Build a model from what you already have; list what was skipped and what was assumed."""
     from aftershock.importers import import_sources
-    from aftershock.importers.merge import summary, to_yaml
-    from aftershock.model.load import load_model_text
 
     result = import_sources(sources, env_file=str(env_file) if env_file else None,
                             soft=_names(soft), hard=_names(hard), telemetry_soft=telemetry_soft)
+    _write(result, output, name, fmt)
+
+
+def _write(
+    result: ImportResult, output: Path | None, name: str | None, fmt: OutputFormat
+) -> None:
+    """Write (or print) the model of an import, validated, and its report."""
+    from aftershock.importers.merge import summary, to_yaml
+    from aftershock.model.load import load_model_text
+
     model_name = name or (output.stem if output else "imported")
     text = to_yaml(result, model_name)
     load_model_text(text, path=str(output or "<imported>"))  # the output is a valid model v1
@@ -54,6 +65,24 @@ def import_(
     if fmt is OutputFormat.json and output is None:
         return  # stdout holds the model; the JSON report needs -o
     emit(report, fmt, _print_report if output else _print_report_stderr)
+
+
+@app.command()
+def discover(
+    region: Annotated[list[str] | None, typer.Option(help="region to read (repeatable; default: "
+                                                     "the session's region)")] = None,
+    all_regions: Annotated[bool, typer.Option(help="read every region the account has")] = False,
+    endpoint_url: Annotated[str | None, typer.Option(help="AWS API endpoint (e.g. a moto server)")]
+    = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="model file to write")] = None,
+    name: Annotated[str | None, typer.Option(help="model name")] = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Read-only discovery of an AWS account (boto3): DynamoDB, Lambda, load balancers, Route 53."""
+    from aftershock.importers.aws_discover import discover_aws
+
+    result = discover_aws(region, all_regions=all_regions, endpoint_url=endpoint_url)
+    _write(result, output, name or (output.stem if output else "aws"), fmt)
 
 
 def _print_report(report: dict, out: Console | None = None) -> None:
