@@ -41,7 +41,7 @@ def account(endpoint: str) -> str:
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         mp.setenv(key, value)
 
-    def client(name: str, region: str = "us-east-1"):  # noqa: ANN202
+    def client(name: str, region: str = "us-east-1"):
         return boto3.client(name, region_name=region, endpoint_url=endpoint)
 
     ddb = client("dynamodb")
@@ -119,10 +119,10 @@ def test_refused_api_is_skipped_and_the_rest_discovered(account: str, monkeypatc
 
     real = boto3.Session.client
 
-    def client(self, name, *args, **kwargs):  # noqa: ANN001, ANN202
+    def client(self, name, *args, **kwargs):
         c = real(self, name, *args, **kwargs)
         if name == "lambda":
-            def denied(*_a, **_k):  # noqa: ANN202
+            def denied(*_a, **_k):
                 raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}},
                                   "ListFunctions")
             c.get_paginator = denied
