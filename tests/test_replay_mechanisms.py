@@ -1,0 +1,122 @@
+"""The replay's own mechanisms (stuck workers, propagation backlog) on tiny models, and the
+consistency of the incident's parameter list with its files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aftershock.model.compile import compile_model
+from aftershock.model.load import load_model_text
+from aftershock.model.source import read_document
+from aftershock.sim.engine import Simulation
+from aftershock.sim.incidents import load_incident
+from aftershock.sim.incidents_mechanisms import incident_mechanisms
+from aftershock.sim.incidents_windows import merge_windows
+from aftershock.sim.scenario import load_scenario_text
+
+MODEL = """
+version: 1
+components:
+  db: {kind: datastore}
+  poller: {kind: job, requires: [db]}
+  app: {kind: service, requires: [db], load: {rps: 10}}
+"""
+
+
+def run(model: str, scenario: str, mechanisms: dict[str, Any]) -> Any:
+    graph = compile_model(load_model_text(model))
+    sc = load_scenario_text(scenario, set(graph.names))
+    mech = incident_mechanisms(graph, mechanisms, sc.down_below)
+    return Simulation(graph, sc, mech, skip_quiet=False).run()
+
+
+def windows(result: Any, name: str) -> list[tuple[float, float | None]]:
+    """Impaired stretches (down and degraded joined)."""
+    return merge_windows([(w.start_s, w.end_s) for w in result.windows_of(name)], gap_s=1.0)
+
+
+def test_a_worker_stuck_after_its_dependency_failed_long_enough_waits_for_an_operator() -> None:
+    scenario = """
+version: 1
+duration: 1h
+step: 1s
+faults: [{target: db, kind: outage, at: +5m, for: 10m}]
+actions: [{at: +40m, kind: restore, target: poller}]
+"""
+    result = run(MODEL, scenario, {"latch": {"poller": {"after_s": 120}}})
+    assert windows(result, "app") == [(300.0, 900.0)]  # recovers with its dependency
+    assert windows(result, "poller") == [(300.0, 2400.0)]  # stuck until restored at +40m
+
+
+def test_a_short_dependency_failure_does_not_latch() -> None:
+    scenario = """
+version: 1
+duration: 30m
+step: 1s
+faults: [{target: db, kind: outage, at: +5m, for: 1m}]
+"""
+    result = run(MODEL, scenario, {"latch": {"poller": {"after_s": 120}}})
+    assert windows(result, "poller") == [(300.0, 360.0)]
+
+
+PROPAGATION_MODEL = """
+version: 1
+components:
+  control: {kind: service}
+  propagator: {kind: service}
+  launch: {kind: service, requires: [control], load: {rps: 10}}
+  hosts: {kind: network}
+"""
+
+
+def test_propagation_backlog_builds_while_its_dependency_is_down_and_drains_after() -> None:
+    scenario = """
+version: 1
+duration: 6h
+step: 10s
+faults: [{target: control, kind: outage, at: +10m, for: 1h}]
+"""
+    spec = {"propagation": {"propagator": {"rate": 1.0, "drain_rps": 2.0, "tolerance_s": 600,
+                                           "via": "control", "launcher": "launch",
+                                           "hosts": "hosts", "fleet": 100000.0}}}
+    result = run(PROPAGATION_MODEL, scenario, spec)
+    (start, end), = windows(result, "propagator")
+    # delay = backlog / drain passes 10 min after 1200 items (20 min into the outage) ...
+    assert start == pytest.approx(600 + 1200, abs=150)
+    # ... and drains at 2 - 1 = 1/s from 3600 items to 1200: 2400 s after the outage.
+    assert end == pytest.approx(4200 + 2400, abs=150)
+    # New hosts launched while the backlog is long lack state: the share launches x delay / fleet.
+    # Nothing launches while the control plane is down, so hosts lack state only once it returns.
+    (host_start, _), = windows(result, "hosts")
+    assert host_start >= 4200
+
+
+def _lookup(data: Any, keys: list[str]) -> Any:
+    for key in keys:
+        data = data[key]
+    return data
+
+
+def test_every_listed_parameter_is_the_value_in_the_files() -> None:
+    incident = load_incident("aws-us-east-1-2025-10")
+    model = read_document(incident.model_path).data["components"]
+    scenario = read_document(incident.scenario_path).data
+    actions = {a["id"]: a for a in scenario["actions"]}
+    assert len(incident.parameters) >= 15
+    for p in incident.parameters:
+        where, path = p.at.split(" ", 1)
+        if where == "model":
+            component, *keys = path.split(".")
+            value = _lookup(model[component], keys)
+        elif where == "scenario":
+            first, *keys = path.split(".")
+            value = _lookup(actions[first], keys) if first in actions else _lookup(
+                scenario[first], keys)
+        else:
+            kind, component, key = path.split(".", 2) if path.count(".") == 2 else (
+                *path.split(".", 1)[0:1], *path.split(".", 1)[1].rsplit(".", 1))
+            value = incident.mechanisms[kind][component][key]
+        assert str(value) == str(p.value), p.at
+        assert p.kind in ("chosen", "fitted", "published") and len(p.why) > 30
