@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aftershock.errors import AftershockError
 from aftershock.risk.montecarlo import RiskPlan
-from aftershock.risk.summary import ChunkResult, run_chunk
+from aftershock.risk.summary import ChunkResult, batches, run_batch
 
 CONNECT_TIMEOUT = "10s"  # how long to keep trying an existing scheduler
 
@@ -53,23 +53,27 @@ def run_on_dask(
         ) from None
     try:
         [shared] = client.scatter([plans], broadcast=True)
+        work = batches(sizes)
         futures = [
-            client.submit(run_chunk, shared, seed, i, n, key=f"aftershock-risk-{seed}-{i}-{n}", pure=False)
-            for i, n in enumerate(sizes)
+            client.submit(run_batch, shared, seed, first, batch, key=f"aftershock-risk-{seed}-{first}-{len(sizes)}",
+                          pure=False)
+            for first, batch in work
         ]
+        trials_of = {first: sum(batch) for first, batch in work}
+        order = [first for first, _ in work]
         pending: dict[int, ChunkResult] = {}
         merged: ChunkResult | None = None
-        next_chunk = 0
+        done = 0
         for future in as_completed(futures):
             result: ChunkResult = future.result()
             future.release()
             pending[result.chunk] = result
             if progress is not None:
-                progress(sizes[result.chunk])
-            while next_chunk in pending:  # merge the contiguous prefix: always in chunk order
-                part = pending.pop(next_chunk)
+                progress(trials_of[result.chunk])
+            while done < len(order) and order[done] in pending:  # merge in batch order only
+                part = pending.pop(order[done])
                 merged = part if merged is None else merged.merge(part)
-                next_chunk += 1
+                done += 1
         assert merged is not None and not pending
         return merged
     finally:

@@ -23,7 +23,7 @@ from aftershock.model.compile import CompiledGraph
 from aftershock.risk.montecarlo import RiskPlan, plan_risk
 from aftershock.risk.profiles import SECONDS_PER_YEAR, failure_sources
 from aftershock.risk.results import Contributor, RiskResult, TargetRisk
-from aftershock.risk.summary import ChunkResult, chunk_sizes, run_chunk
+from aftershock.risk.summary import ChunkResult, batches, chunk_sizes, run_batch
 
 BACKENDS = ("local", "dask")
 
@@ -96,11 +96,11 @@ def run_plans(
         return run_on_dask(plans, settings.seed, sizes, scheduler=settings.scheduler,
                            workers=settings.workers, processes=settings.processes, progress=progress)
     merged: ChunkResult | None = None
-    for i, n in enumerate(sizes):
-        part = run_chunk(plans, settings.seed, i, n)
+    for first, batch in batches(sizes):
+        part = run_batch(plans, settings.seed, first, batch)
         merged = part if merged is None else merged.merge(part)
         if progress is not None:
-            progress(n)
+            progress(sum(batch))
     assert merged is not None
     return merged
 

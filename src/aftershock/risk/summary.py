@@ -9,6 +9,8 @@ import numpy as np
 from aftershock.risk.montecarlo import RiskPlan, TrialOutcomes, simulate_chunk
 from aftershock.risk.statistics import Distribution, Moments
 
+CHUNKS_PER_BATCH = 8  # chunks run and merged together in one task (fewer, larger transfers)
+
 
 @dataclass
 class ChunkSummary:
@@ -93,6 +95,22 @@ def run_chunk(plans: list[RiskPlan], seed: int, chunk: int, trials: int) -> Chun
         [ChunkSummary.of(o) for o in outcomes],
         [Moments.of(base - o.total_loss) for o in outcomes],
     )
+
+
+def run_batch(plans: list[RiskPlan], seed: int, first_chunk: int, sizes: list[int]) -> ChunkResult:
+    """Run consecutive chunks and merge them in order (one task of a distributed run)."""
+    merged: ChunkResult | None = None
+    for offset, trials in enumerate(sizes):
+        part = run_chunk(plans, seed, first_chunk + offset, trials)
+        merged = part if merged is None else merged.merge(part)
+    assert merged is not None
+    return merged
+
+
+def batches(sizes: list[int], chunks_per_batch: int = CHUNKS_PER_BATCH) -> list[tuple[int, list[int]]]:
+    """(first chunk, chunk sizes) of each batch: fixed by the chunking, never by the workers, so
+    that sums merge in the same order (bit-identical results) on every backend."""
+    return [(i, sizes[i : i + chunks_per_batch]) for i in range(0, len(sizes), chunks_per_batch)]
 
 
 def chunk_sizes(trials: int, chunk_trials: int) -> list[int]:
