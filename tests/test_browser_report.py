@@ -230,3 +230,24 @@ def test_a_large_model_opens_in_focus_and_search_reveals_any_component(browser, 
     assert visible_down == len(down)
     visit.shot("large-focus")
     assert visit.errors() == []
+
+
+def test_a_real_replay_colours_the_incident_model(browser, tmp_path: Path) -> None:
+    incident_model = DEMO.parents[1] / "catalog" / "incidents" / "aws-us-east-1-2025-10.model.yaml"
+    if not incident_model.exists():
+        pytest.skip("the incident model is not in this checkout")
+    graph = load_graph(incident_model)
+    replay = json.loads((FIXTURES / "replay-aws-us-east-1-2025-10.json").read_text())
+    path = write_html_report([replay], tmp_path / "replay.html", graph=graph)
+    visit = Visit(browser, path)
+    page = visit.page
+    text = page.locator("#clock").inner_text()
+    down = int(re.search(r"(\d+) down", text).group(1))
+    assert down > 0 and page.evaluate("window.aftershockGraph.nodes('.st-down').length") == down
+    # Recorded windows are drawn beside the simulated ones.
+    legend = page.evaluate(
+        "Array.from(document.querySelectorAll('#gantt .legendtext')).map(e => e.textContent)"
+    )
+    assert "recorded down" in legend and "simulated down" in legend
+    visit.shot("replay-aws")
+    assert visit.errors() == []

@@ -239,3 +239,19 @@ def test_real_risk_and_whatif_results_render(run_cli, tmp_path: Path) -> None:
     assert f"Expected loss from outages: ${total:,.0f} a year" in page
     first = json.loads(whatif.stdout)["mitigations"][0]["name"]
     assert f"<b>{html_escape(first)}</b>" in page  # the ranked table, best first
+
+
+def test_the_replay_engine_output_shows_recorded_beside_simulated() -> None:
+    raw = json.loads((FIXTURES / "replay-aws-us-east-1-2025-10.json").read_text())
+    bundle = build_bundle([raw])
+    data = bundle["results"][0]["data"]
+    assert bundle["results"][0]["kind"] == "replay"
+    matched = [m for m in raw["windows"] if m["recorded"] and m["simulated"]]
+    for m in matched:
+        service = m["service"]
+        assert {"start": m["recorded"]["start_s"], "end": m["recorded"]["end_s"]}.items() <= next(
+            w for w in data["recorded"][service] if w["start"] == m["recorded"]["start_s"]).items()
+        assert any(w["start"] == m["simulated"]["start_s"] for w in data["windows"][service])
+    page = render_html(bundle)
+    assert f"reproduces {raw['reproduced']} of the {raw['recorded']} recorded windows" in page
+    assert "Replay against the record" in page and 'id="gantt"' in page

@@ -228,7 +228,10 @@ def build_bundle(
     results_out = []
     for r in flat:
         kind = detect_kind(r)
-        results_out.append({"kind": kind, "data": _plain(r)})
+        data = _plain(r)
+        if kind == "replay" and isinstance(data.get("windows"), list):
+            data = replay_windows(data)
+        results_out.append({"kind": kind, "data": data})
     results_out.sort(key=lambda r: _kind_rank(r["kind"]))
     model = view["model"] if view else next((r["data"].get("model") for r in results_out
                                              if isinstance(r["data"].get("model"), str)), None)
@@ -240,6 +243,41 @@ def build_bundle(
         "graph": _plain(view) if view else None,
         "results": results_out,
     }
+
+
+def replay_windows(replay: Mapping[str, Any]) -> dict[str, Any]:
+    """`aftershock replay` JSON (a list of recorded/simulated matches per service) in the report's
+    form: `windows` (simulated) and `recorded`, each {service: [{state, start, end, ...}]}; the
+    matches are kept as `matches`, and the simulation's summary and loss are lifted up."""
+    out = dict(replay)
+    simulated: dict[str, list[dict[str, Any]]] = {}
+    recorded: dict[str, list[dict[str, Any]]] = {}
+    end_of_run = None
+    summary = (replay.get("simulation") or {}).get("summary") or {}
+    if isinstance(summary.get("duration_s"), int | float):
+        end_of_run = summary["duration_s"]
+    for m in replay.get("windows") or []:
+        service = str(m.get("service"))
+        sim, rec = m.get("simulated"), m.get("recorded")
+        sim_clock, rec_clock = m.get("simulated_clock") or [None, None], m.get("recorded_clock") or [None, None]
+        if isinstance(sim, Mapping) and isinstance(sim.get("start_s"), int | float):
+            end = sim.get("end_s")
+            simulated.setdefault(service, []).append({
+                "state": "down", "start": sim["start_s"], "end": end if end is not None else end_of_run,
+                "start_time": sim_clock[0], "end_time": sim_clock[1], "open": end is None})
+        if isinstance(rec, Mapping) and isinstance(rec.get("start_s"), int | float):
+            recorded.setdefault(service, []).append({
+                "state": "down", "start": rec["start_s"], "end": rec.get("end_s"),
+                "start_time": rec_clock[0], "end_time": rec_clock[1], "source": rec.get("source")})
+    out["matches"] = replay.get("windows")
+    out["windows"] = simulated
+    out["recorded"] = recorded
+    out["reproduced_windows"], out["recorded_windows"] = replay.get("reproduced"), replay.get("recorded")
+    sim_part = replay.get("simulation")
+    if isinstance(sim_part, Mapping):
+        out.setdefault("summary", sim_part.get("summary"))
+        out.setdefault("loss", sim_part.get("loss"))
+    return out
 
 
 def _kind_rank(kind: str) -> int:
@@ -264,6 +302,12 @@ def headline(bundle: Mapping[str, Any]) -> list[str]:
         kind, data = r["kind"], r["data"]
         if kind in ("simulation", "replay"):
             sims += _simulation_headline(data, graph)
+            if isinstance(data.get("reproduced_windows"), int) and data.get("recorded_windows"):
+                sims.append(
+                    f"The replay reproduces {data['reproduced_windows']} of the "
+                    f"{data['recorded_windows']} recorded windows within "
+                    f"{_number(data.get('tolerance_min'))} min at both ends."
+                )
         elif kind == "check":
             c = data.get("counts", {})
             verdict = "passes" if data.get("passed") else "FAILS"
@@ -320,7 +364,7 @@ def _simulation_headline(data: Mapping[str, Any], graph: Mapping[str, Any] | Non
     if last is not None:
         text += f", over {duration_text(last - first)} until the last recovered"
     total = simulation_loss(data)
-    if total is not None:
+    if total:  # a model without revenue has no loss worth a headline
         text += f"; loss {money(total)}"
     return [text + "."]
 
