@@ -49,7 +49,7 @@ def test_online_boutique_services_and_edges() -> None:
     # Not defined in these manifests, only named by the frontend: a placeholder, said so.
     assert model.components["shoppingassistantservice"].tags["placeholder"] is True
     assert any("shoppingassistantservice" in a for a in result.assumptions)
-    assert model.components["frontend"].tags["source"] == "k8s:kubernetes-manifests.yaml"
+    assert model.components["frontend"].tags["source"] == "k8s:online-boutique/kubernetes-manifests.yaml"
     assert any(s.what == "11 ServiceAccounts" for s in result.skipped)
 
 
@@ -104,6 +104,7 @@ def test_merging_two_sources_unions_edges_and_keeps_provenance(tmp_path: Path, r
     model = load_model_text(out.read_text())
     frontend = model.components["frontend"]  # in both apps: one component, union of edges
     assert {"adservice", "ad", "image-provider"} <= set(frontend.requires)
-    assert frontend.tags["source"] == "k8s:kubernetes-manifests.yaml, compose:compose.yaml"
+    assert frontend.tags["source"] == (
+        "k8s:online-boutique/kubernetes-manifests.yaml, compose:otel-demo/compose.yaml")
     again = run_cli("validate", out)
     assert again.exit_code == 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aftershock.importers.documents import read_text, read_yaml_documents
-from aftershock.importers.result import ImportResult, component_name
+from aftershock.importers.result import ImportResult, component_name, source_label
 from aftershock.model.source import Document
 
 PROVIDER_ANNOTATION = "aftershock.io/provider-service"
@@ -55,7 +55,7 @@ def import_backstage(path: str | Path) -> ImportResult:
     """Components and edges of one Backstage catalog file (several entities, `---` separated)."""
     path = str(path)
     result = ImportResult(sources=[f"backstage:{path}"])
-    source = f"backstage:{Path(path).name}"
+    source = source_label("backstage", path)
     read = read_yaml_documents(path, read_text(path))
     if read.error is not None:
         result.skip(path, "the rest of the file", read.error.message, read.error.line)

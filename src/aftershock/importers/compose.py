@@ -14,7 +14,7 @@ from typing import Any
 from aftershock.importers.addresses import hosts_in
 from aftershock.importers.documents import read_text, read_yaml_documents
 from aftershock.importers.replicas import add_replicas
-from aftershock.importers.result import ImportResult, component_name
+from aftershock.importers.result import ImportResult, component_name, source_label
 from aftershock.importers.roles import is_telemetry, kind_from_image
 from aftershock.model.source import Document
 
@@ -67,7 +67,7 @@ def import_compose(path: str | Path, *, env_file: str | Path | None = None) -> I
     """Components and edges of one docker-compose file."""
     path = str(path)
     result = ImportResult(sources=[f"compose:{path}"])
-    source = f"compose:{Path(path).name}"
+    source = source_label("compose", path)
     env: dict[str, str] = {}
     default_env = Path(path).parent / ".env"
     if env_file is not None:

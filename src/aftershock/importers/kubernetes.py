@@ -17,7 +17,7 @@ from typing import Any
 from aftershock.importers.addresses import hosts_in, kubernetes_service
 from aftershock.importers.documents import read_text, read_yaml_documents
 from aftershock.importers.replicas import add_replicas
-from aftershock.importers.result import ImportResult, component_name, malformed
+from aftershock.importers.result import ImportResult, component_name, malformed, source_label
 from aftershock.importers.roles import is_telemetry, kind_from_image
 from aftershock.model.source import Document
 
@@ -120,7 +120,7 @@ class _Cluster:
 
 
 def _source(path: str) -> str:
-    return f"k8s:{Path(path).name}"
+    return source_label("k8s", path)
 
 
 def _qualified(name: str, namespace: str | None) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aftershock.importers.documents import read_json_lines, read_text
-from aftershock.importers.result import ImportResult, component_name, malformed
+from aftershock.importers.result import ImportResult, component_name, malformed, source_label
 
 _CLIENT_KINDS = {3, 4, "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "client", "producer"}
 
@@ -56,7 +56,7 @@ def import_traces(path: str | Path) -> ImportResult:
                 spans += _jaeger_spans(result, path, data, line)
         else:
             result.skip(path, "a record", "neither OTLP JSON (resourceSpans) nor Jaeger JSON (data)", line)
-    _edges(result, spans, f"traces:{Path(path).name}")
+    _edges(result, spans, source_label("traces", path))
     return result
 
 

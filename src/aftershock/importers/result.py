@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 _INVALID = re.compile(r"[^a-z0-9._/:@-]+")
@@ -21,6 +22,13 @@ def component_name(raw: str) -> str:
     if not name:
         name = "unnamed-" + hashlib.sha1(str(raw).encode()).hexdigest()[:8]
     return name
+
+
+def source_label(fmt: str, path: str) -> str:
+    """Provenance of a component: format, folder and file (`k8s:online-boutique/manifests.yaml`)."""
+    p = Path(path).resolve() if not str(path).startswith("<") else Path(path)
+    folder = p.parent.name
+    return f"{fmt}:{folder}/{p.name}" if folder else f"{fmt}:{p.name}"
 
 
 @dataclass

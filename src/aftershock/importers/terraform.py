@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aftershock.importers.documents import read_json_lines, read_text
-from aftershock.importers.result import ImportResult, component_name, malformed
+from aftershock.importers.result import ImportResult, component_name, malformed, source_label
 from aftershock.importers.secrets import looks_secret
 
 PROVIDERS = {"aws": "aws", "google": "gcp", "google-beta": "gcp", "azurerm": "azure",
@@ -120,7 +120,7 @@ def import_terraform(path: str | Path) -> ImportResult:
     else:
         result.skip(path, "the file", "neither `terraform show -json` output nor a state file")
         return result
-    _build(result, resources, f"terraform:{Path(path).name}", path)
+    _build(result, resources, source_label("terraform", path), path)
     return result
 
 
