@@ -496,3 +496,38 @@ def test_tcp_pipelined_queries_on_one_connection(proxy):
             got.append(DNSRecord.parse(stream.read(size)))
         assert [g.header.id for g in got] == [1000, 1001, 1002]
         assert [str(g.rr[-1].rdata) for g in got] == ["127.0.0.10", "127.0.0.20", "127.0.0.10"]
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
+def test_listening_on_ipv6_loopback():
+    service = start(listen_host="::1")
+    try:
+        for send in (dns.query.udp, dns.query.tcp):
+            r = send(
+                dns.message.make_query("app.shop.example", "A"), "::1", port=service.port, timeout=2
+            )
+            assert addresses(r) == ["127.0.0.10"]
+    finally:
+        service.stop()
+
+
+def test_rate_limit_buckets_are_bounded():
+    from aftershock.chaos.dnsproxy import RateLimiter
+
+    limiter = RateLimiter(qps=10, burst=5, max_buckets=100)
+    for i in range(1000):
+        assert limiter.allow(f"10.0.{i // 256}.{i % 256}", now=float(i))
+    assert len(limiter) <= 100
+    for _ in range(5):
+        assert limiter.allow("10.9.9.9", now=2000.0)
+    assert not limiter.allow("10.9.9.9", now=2000.0)  # the busy client keeps its empty bucket
+    assert limiter.allow("10.9.9.9", now=2000.2)  # refilled at 10/s

@@ -16,6 +16,7 @@ without a CORS preflight (that this server never grants) — so a browser tab ca
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -49,7 +50,8 @@ class ControlAPI:
         class Handler(_Handler):
             control = api
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        server_class = _ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer
+        self.server = server_class((host, port), Handler)
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -75,6 +77,10 @@ class ControlAPI:
         """Stop serving and close the socket."""
         self.server.shutdown()
         self.server.server_close()
+
+
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):

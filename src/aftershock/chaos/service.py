@@ -112,9 +112,10 @@ class ProxyService:
     def describe(self) -> dict[str, Any]:
         """Where it listens and forwards, for the start-up line and /health."""
         upstream = self.config.upstream
+        port = self.proxy.port if self.proxy._udp is not None else self.config.listen_port
         return {
-            "listen": f"{self.config.listen_host}:{self.proxy.port if self.proxy._udp else self.config.listen_port}",
-            "upstream": f"{upstream[0]}:{upstream[1]}" if upstream else None,
+            "listen": _endpoint(self.config.listen_host, port),
+            "upstream": _endpoint(*upstream) if upstream else None,
             "zone": bool(self.options.zone),
             "rules_file": str(self.options.rules_path) if self.options.rules_path else None,
             "control": self.control.url if self.control else None,
@@ -175,6 +176,10 @@ class ProxyService:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _mtime(path: Path | None) -> float | None:
