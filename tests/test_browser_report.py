@@ -100,6 +100,7 @@ def test_demo_graph_shows_every_component(browser, demo_report: Path) -> None:
     graph = load_graph(DEMO)
     assert visit.page.evaluate("window.aftershockGraph.nodes().length") == graph.n
     edges = len(graph.requires.indices) + len(graph.uses.indices) + len(graph.members.indices)
+    edges += sum(c.resolves is not None for c in graph.components)
     assert visit.page.evaluate("window.aftershockGraph.edges().length") == edges
     # The layout ran: every node has its own place inside the canvas.
     spots = visit.page.evaluate(

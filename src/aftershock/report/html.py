@@ -124,6 +124,9 @@ def graph_view(graph: CompiledGraph) -> dict[str, Any]:
     for kind, adj in (("requires", graph.requires), ("uses", graph.uses), ("member", graph.members)):
         for i in range(n):
             edges += [[i, int(j), kind] for j in adj.row(i)]
+    # Reaching a dependency through a DNS name: drawn, though not a requires edge by itself.
+    edges += [[i, graph.index[c.resolves], "resolves"] for i, c in enumerate(graph.components)
+              if c.resolves is not None]
     view: dict[str, Any] = {
         "model": graph.model.name,
         "description": graph.model.description,
@@ -391,7 +394,7 @@ def _root_causes(starters: list[str], graph: Mapping[str, Any] | None) -> list[s
     failed = {index[s] for s in starters if s in index}
     needs: dict[int, set[int]] = {}
     for src, dst, kind in graph["edges"]:
-        if kind in ("requires", "member"):
+        if kind in ("requires", "member", "resolves"):
             needs.setdefault(src, set()).add(dst)
     roots = [s for s in starters if s in index and not (needs.get(index[s], set()) & failed)]
     return roots or starters

@@ -137,6 +137,7 @@
         { selector: "edge", style: { "width": 1.4, "line-color": "#98a2b3", "target-arrow-color": "#98a2b3",
           "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
         { selector: "edge.uses", style: { "line-style": "dashed" } },
+        { selector: "edge.resolves", style: { "line-style": "dashed", "line-dash-pattern": [2, 3], "line-color": "#0e9384", "target-arrow-color": "#0e9384", "target-arrow-shape": "diamond" } },
         { selector: "edge.member", style: { "line-style": "dotted", "line-color": "#2e90fa", "target-arrow-color": "#2e90fa" } },
         { selector: "node.st-down", style: { "background-color": DOWN, "color": "#fff" } },
         { selector: "node.st-degraded", style: { "background-color": DEGRADED } },
