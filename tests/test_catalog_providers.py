@@ -40,10 +40,14 @@ def test_global_control_planes_depend_on_their_home_region(reference: str, home:
 
 
 def test_global_services_of_other_providers_are_in_the_catalog() -> None:
-    for ref in ("gcp:service-control", "gcp:iam", "azure:front-door", "azure:entra-id"):
+    for ref in ("gcp:service-control-policy", "gcp:iam", "azure:front-door", "azure:entra-id"):
         assert not cat.expand([ref])[ref].component.placement.region
     assert "azure:front-door" in cat.expand(["azure:entra-id"])["azure:entra-id"].component.requires
-    assert "gcp:service-control" in cat.expand(["gcp:iam"])["gcp:iam"].component.requires
+    assert "gcp:service-control-policy" in cat.expand(["gcp:iam"])["gcp:iam"].component.requires
+    # Service Control is regional, but its policy data is global: a common cause of all regions.
+    both = cat.expand(["gcp:cloud-storage@us-central1", "gcp:bigquery@europe-west1"])
+    assert {"gcp:service-control@us-central1", "gcp:service-control@europe-west1",
+            "gcp:service-control-policy"} <= set(both)
 
 
 def test_expansion_is_lazy_and_follows_the_published_chain() -> None:
@@ -76,7 +80,7 @@ def test_dynamodb_dns_record_is_a_hidden_spof_of_a_lambda_api() -> None:
 
 def test_cross_provider_edge_cloudflare_kv_on_google_cloud() -> None:
     expanded = cat.expand(["cloudflare:access"])
-    assert "gcp:service-control" in expanded
+    assert "gcp:service-control-policy" in expanded
     assert "cloudflare:bot-management-features" in expanded
 
 
