@@ -265,3 +265,32 @@ def test_example_policy_runs_on_the_demo(run_cli) -> None:
         "no_spof", "min_availability", "no_hard_cycles", "no_single_region",
         "max_blast_revenue_per_hour",
     }
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_factoring_out_spofs_changes_nothing(data) -> None:
+    """SPOF factoring equals brute-force enumeration over every basic event, on random models."""
+    n = data.draw(st.integers(3, 9))
+    lines = ["components:"]
+    for i in range(n):
+        earlier = [f"c{j}" for j in range(i)]
+        deps = data.draw(st.lists(st.sampled_from(earlier), max_size=3, unique=True)) if earlier else []
+        p = data.draw(st.sampled_from([0.0, 0.01, 0.1, 0.3]))
+        if len(deps) >= 2 and data.draw(st.booleans()):
+            k = data.draw(st.integers(1, len(deps)))
+            lines.append(f"  c{i}: {{k_of_n: {{k: {k}, of: [{', '.join(deps)}]}}, unavailability: {p}}}")
+        else:
+            lines.append(f"  c{i}: {{requires: [{', '.join(deps)}], unavailability: {p}}}")
+    graph = graph_of("\n".join(lines) + "\n")
+    target = f"c{n - 1}"
+    assert enumerated_unavailability(graph, target) == pytest.approx(
+        enumerated_unavailability(graph, target, factor_spofs=False), rel=1e-9, abs=1e-15
+    )
+
+
+def test_a_long_serial_chain_is_no_harder_than_a_short_one() -> None:
+    lines = ["components:"] + [f"  c{i}: {{requires: [c{i - 1}], unavailability: 0.001}}"
+                               for i in range(1, 60)] + ["  c0: {unavailability: 0.001}"]
+    graph = graph_of("\n".join(lines) + "\n")
+    assert enumerated_unavailability(graph, "c59") == pytest.approx(1 - 0.999**60, rel=1e-12)

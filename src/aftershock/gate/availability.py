@@ -1,10 +1,14 @@
 """Steady-state unavailability of one target, for the `min_availability` rule.
 
-The exact answer comes from the fault-tree engine (`aftershock.analysis.faulttree`) when it is
-installed. Until then, and as a cross-check, `enumerated_unavailability` computes the same number
-exactly by enumerating every combination of the basic events below the target (2^k states, k
-bounded by `MAX_ENUMERATED_EVENTS`) through the bit-parallel propagation kernel, so it agrees with
-the static semantics by construction. Basic events are assumed independent.
+The exact answer comes from the fault-tree engine (`aftershock.analysis.faulttree`) when it
+exposes one. Until then, and as a cross-check, `enumerated_unavailability` computes the same number
+exactly through the bit-parallel propagation kernel, so it agrees with the static semantics by
+construction. Basic events are assumed independent.
+
+Single points of failure are factored out first: the target is up only if every SPOF is up, so
+P(up) = prod(1 - p_spof) x P(up | every SPOF up), and only the other basic events (typically the
+members of redundancy groups and what lies below them) are enumerated, 2^k states with k bounded by
+`MAX_ENUMERATED_EVENTS`. A long serial chain therefore costs nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aftershock.analysis.propagation import WORD_BITS, propagate_down, scenario_bits
+from aftershock.analysis.structure import all_single_points_of_failure
 from aftershock.model.compile import CompiledGraph
 
 MAX_ENUMERATED_EVENTS = 22
@@ -36,7 +41,7 @@ def target_unavailability(graph: CompiledGraph, target: str) -> Estimate:
         faulttree = None
     if faulttree is not None and hasattr(faulttree, "top_event_probability"):
         return Estimate(float(faulttree.top_event_probability(graph, target)), "fault tree (BDD)")
-    return Estimate(enumerated_unavailability(graph, target), "exact enumeration")
+    return Estimate(enumerated_unavailability(graph, target), "exact: SPOFs factored, rest enumerated")
 
 
 def basic_events_below(graph: CompiledGraph, target: str) -> np.ndarray:
@@ -45,23 +50,36 @@ def basic_events_below(graph: CompiledGraph, target: str) -> np.ndarray:
     return np.flatnonzero(below & graph.can_fail)
 
 
-def enumerated_unavailability(graph: CompiledGraph, target: str) -> float:
-    """Exact P(target down) by enumerating all 2^k states of its k basic events."""
+def enumerated_unavailability(graph: CompiledGraph, target: str, factor_spofs: bool = True) -> float:
+    """Exact P(target down): SPOFs factored out, the other basic events enumerated."""
     events = basic_events_below(graph, target)
-    p = graph.unavailability[events]
-    unknown = [graph.names[i] for i in events[np.isnan(p)]]
+    p_all = graph.unavailability[events]
+    unknown = [graph.names[i] for i in events[np.isnan(p_all)]]
     if unknown:
         raise ValueError(
             f"{len(unknown)} component(s) below it have no failure data: {', '.join(unknown[:5])}"
             + (" ..." if len(unknown) > 5 else "")
         )
-    k = len(events)
+    t = graph.index[target]
+    serial = np.zeros(graph.n, dtype=bool)
+    if factor_spofs:
+        serial[graph.ids(all_single_points_of_failure(graph, [target])[target])] = True
+        serial[t] = bool(graph.can_fail[t])  # its own failure takes it down too
+    rest = events[~serial[events]]
+    k = len(rest)
     if k > MAX_ENUMERATED_EVENTS:
         raise ValueError(
-            f"{k} basic events are too many to enumerate (limit {MAX_ENUMERATED_EVENTS}); "
-            "the fault-tree engine (aftershock.analysis.faulttree) computes it exactly"
+            f"{k} basic events besides its single points of failure are too many to enumerate "
+            f"(limit {MAX_ENUMERATED_EVENTS}); the fault-tree engine computes it exactly"
         )
-    t = graph.index[target]
+    p_up_serial = float(np.prod(1.0 - graph.unavailability[events[serial[events]]]))
+    down_given_serial_up = _enumerate(graph, t, rest, graph.unavailability[rest])
+    return min(1.0, 1.0 - p_up_serial * (1.0 - down_given_serial_up))
+
+
+def _enumerate(graph: CompiledGraph, t: int, events: np.ndarray, p: np.ndarray) -> float:
+    """P(t down) summed over all 2^k states of `events` (every other component working)."""
+    k = len(events)
     chunk_bits = min(k, _CHUNK_BITS)
     per_chunk = 1 << chunk_bits
     low_states = np.arange(per_chunk, dtype=np.int64)
@@ -78,4 +96,4 @@ def enumerated_unavailability(graph: CompiledGraph, target: str) -> float:
         down = scenario_bits(propagate_down(graph, failed)[[t]], per_chunk)[0]
         weight = np.prod(np.where(state, p[:, None], 1.0 - p[:, None]), axis=0)
         total += float(weight[down].sum())
-    return min(1.0, total)
+    return total
