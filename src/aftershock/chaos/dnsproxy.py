@@ -288,7 +288,7 @@ class DnsProxy:
             if not self.limiter.allow("refused:" + client, time.monotonic()):
                 return None
             return _bare_reply(data, REFUSED)
-        if not tcp and not self.limiter.allow(client, time.monotonic()):
+        if not self.limiter.allow(client, time.monotonic()):
             self.counters.rate_limited += 1
             return None
         # Clients repeat questions: the parse of the bytes after the ID is memoised (bounded).
