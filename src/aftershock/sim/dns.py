@@ -31,6 +31,7 @@ _CODES = {"dns_empty": EMPTY, "dns_nxdomain": NXDOMAIN, "dns_servfail": SERVFAIL
 DEFAULT_TTL_S = 300.0
 RESOLVER_TIMEOUT_S = 5.0
 JITTER_DIVISOR = 4  # a renewed entry lives its hold +- a quarter: consumers drift out of phase
+STATIONARY_AFTER = 60  # holds after which that drift has spread expiries uniformly (ripple < 1e-9)
 
 
 class DnsCaches:
@@ -97,8 +98,41 @@ class DnsCaches:
         """Advance every cache one step and set each consumer's share of requests that resolve."""
         if not len(self.records):
             return
-        # The caches keep their own clock: when the engine skips a quiet stretch (every cache
-        # agreeing with its record) they pause instead of missing ring slots.
+        self._tick(step.t_s)
+        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
+        st.local[self.records] *= np.where(negative | self._failing_code(), 0.0, 1.0)
+        if len(self.consumers):
+            resolving = self.pooled + (1.0 - self.pooled) * (1.0 - self.bad[self.consumer_slot])
+            st.local[self.consumers] *= resolving
+
+    def fast_forward(self, t_s: float, steps: int, dt_s: float) -> None:
+        """Age the caches through `steps` skipped steps (their phases keep drifting meanwhile)."""
+        if not len(self.records):
+            return
+        if steps > STATIONARY_AFTER * self.ring:
+            self._settle()
+            return
+        for k in range(steps):
+            self._tick(t_s + k * dt_s)
+
+    def _settle(self) -> None:
+        """After many holds of one answer the expiries are uniform: set that stationary state."""
+        failing = self._failing_code()
+        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
+        hold = np.where(negative, self.neg_steps, np.where(failing, 1, self.ttl_steps))
+        bad = (negative | failing).astype(float)
+        for array in (self.fresh, self.fresh_bad, self.spread, self.spread_bad):
+            array.fill(0.0)
+        self.renewing.fill(0.0)
+        self.renewing_bad.fill(0.0)
+        for s in range(len(self.records)):
+            slots = (self.clock + 1 + np.arange(hold[s])) % self.ring
+            self.fresh[s, slots] = 1.0 / hold[s]
+            self.fresh_bad[s, slots] = bad[s] / hold[s]
+        self.bad = bad
+
+    def _tick(self, t_s: float) -> None:
+        """One step of every record's cache population."""
         self.clock += 1
         slot = self.clock % self.ring
         self.renewing += self.spread[:, slot]
@@ -108,7 +142,7 @@ class DnsCaches:
         due_bad = self.fresh_bad[:, slot] + np.maximum(self.renewing_bad, 0.0)
         self.fresh[:, slot] = self.fresh_bad[:, slot] = 0.0
         self.bad -= due_bad
-        failing = self._failing_code() & (step.t_s - self.servfail_since_s >= self.stale_s)
+        failing = self._failing_code() & (t_s - self.servfail_since_s >= self.stale_s)
         negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
         now_bad = negative | failing
         hold = np.where(negative, self.neg_steps, np.where(failing, 1, self.ttl_steps))
@@ -129,10 +163,6 @@ class DnsCaches:
         self.spread_bad[rows, first] += rate * now_bad
         self.spread_bad[rows, stop] -= rate * now_bad
         self.bad = np.clip(self.bad + due * now_bad, 0.0, 1.0)
-        st.local[self.records] *= np.where(negative | self._failing_code(), 0.0, 1.0)
-        if len(self.consumers):
-            resolving = self.pooled + (1.0 - self.pooled) * (1.0 - self.bad[self.consumer_slot])
-            st.local[self.consumers] *= resolving
 
     def after_flow(self, st: State, step: Step) -> None:
         """Nothing: caches move before the flow."""

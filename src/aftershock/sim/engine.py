@@ -37,8 +37,10 @@ One step does, in order:
 
 A mechanism is any object with `name`, `fault_kinds` (fault kinds it handles, routed to its
 `apply_fault(component, fault | None, t_s)`), `active`, `before_flow`, `after_flow`,
-`quiescent(state, step)` (True when, with no event, it would change nothing) and `automations()`
-(component id -> description of what `disable`/`enable` switch, via `set_enabled(component, on)`).
+`quiescent(state, step)` (True when, with no event, it would change nothing the flow sees),
+optionally `fast_forward(t_s, steps, dt_s)` (age internal state through skipped steps), and
+`automations()` (component id -> description of what `disable`/`enable` switch, via
+`set_enabled(component, on)`).
 Pass extra ones with `Simulation(graph, scenario, mechanisms=[...])`. Mechanisms never call each
 other; they meet only in the `State` arrays.
 
@@ -357,6 +359,9 @@ class Simulation:
         target = self.scenario.steps if target is None else min(target, self.scenario.steps)
         if target <= self.k:
             return
+        for m in self.mechanisms:
+            if hasattr(m, "fast_forward"):
+                m.fast_forward(self.t_s, target - self.k, self.scenario.step_s)
         self.recorder.record(st, probe, repeat=target - self.k)
         self.skipped += target - self.k
         self.k = target
