@@ -62,7 +62,7 @@ class RiskPlan:
     revenue_per_hour: np.ndarray  # per target
     degraded_loss: np.ndarray  # per target
     notes: tuple[str, ...] = ()
-    _fails: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    source_components: tuple[np.ndarray, ...] = field(default=(), repr=False)  # ids each fails
     reaches_failover: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
 
     @property
@@ -97,14 +97,7 @@ def plan_risk(
         failover.append(FailoverGroup(int(i), graph.members.row(int(i)).copy(), int(graph.group_k[i]),
                                       float(graph.failover_s[i]), len(all_sources) - 1))
     watch = np.unique(np.concatenate([target_ids] + [g.members for g in failover] + [np.zeros(0, np.int64)]))
-    n_src = len(all_sources)
-    failed = np.zeros((n, words_for(max(n_src, 1))), dtype=np.uint64)
-    for s, src in enumerate(all_sources):
-        failed[list(src.components), s // 64] |= np.uint64(1) << np.uint64(s % 64)
-    down = propagate_down(graph, failed)
-    degraded = propagate_degraded(graph, down)
-    alone_down = _bits(down[watch], n_src).T.copy()
-    alone_degraded = _bits(degraded[watch], n_src).T.copy()
+    alone_down, alone_degraded = _alone_states(graph, all_sources, watch)
     hard_reach = np.stack([graph.hard_descendants(np.array([t])) for t in target_ids], axis=1) \
         if len(target_ids) else np.zeros((n, 0), bool)
     any_adj = union_edges(graph.hard, graph.uses, n)
@@ -125,9 +118,26 @@ def plan_risk(
         revenue_per_hour=graph.revenue_per_hour[target_ids].copy(),
         degraded_loss=graph.degraded_loss[target_ids].copy(),
         notes=tuple(notes or ()),
-        _fails=fails,
+        source_components=fails,
         reaches_failover=_reaches(graph, fails, [g.members for g in failover]),
     )
+
+
+def _alone_states(graph: CompiledGraph, sources: list[FailureSource], watch: np.ndarray,
+                  block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(sources, watch) down and degraded states with each source alone active, in blocks of
+    `block` scenarios (one bit-parallel pass each) so that big models stay within memory."""
+    down_rows, degraded_rows = [], []
+    for first in range(0, max(len(sources), 1), block):
+        part = sources[first : first + block]
+        failed = np.zeros((graph.n, words_for(max(len(part), 1))), dtype=np.uint64)
+        for s, src in enumerate(part):
+            failed[list(src.components), s // 64] |= np.uint64(1) << np.uint64(s % 64)
+        down = propagate_down(graph, failed)
+        degraded = propagate_degraded(graph, down)
+        down_rows.append(_bits(down[watch], len(part)).T)
+        degraded_rows.append(_bits(degraded[watch], len(part)).T)
+    return np.concatenate(down_rows), np.concatenate(degraded_rows)
 
 
 def _reaches(graph: CompiledGraph, fails: tuple[np.ndarray, ...], members: list[np.ndarray]) -> np.ndarray:
@@ -312,7 +322,7 @@ def evaluate_segments(plan: RiskPlan, outages: Outages, trials: int) -> Segments
         packed = np.packbits(active, axis=1, bitorder="little").view(np.uint64)
         failed = np.zeros((plan.graph.n, packed.shape[1]), np.uint64)
         for i in np.flatnonzero(packed.any(axis=1)):
-            failed[plan._fails[i]] |= packed[i]
+            failed[plan.source_components[i]] |= packed[i]
         down_bits = propagate_down(plan.graph, failed)
         degraded_bits = propagate_degraded(plan.graph, down_bits)
         where = np.flatnonzero(multi)
@@ -421,5 +431,5 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
         contributions=contributions.reshape(trials, n_src),
         contributions_by_target=by_target,
         segments=len(seg.trial),
-        multi_segments=int(np.unique(seg.pair_segment).size),
+        multi_segments=int(_sorted_unique(seg.pair_segment).size),
     )
