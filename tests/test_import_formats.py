@@ -116,7 +116,7 @@ def test_terraform_raw_state_instances_and_dependencies() -> None:
     run = model.components["google_cloud_run_v2_service.api"]
     assert set(run.requires) == {"google_sql_database_instance.main", "gcp:cloud-run@europe-west1"}
     assert model.components["google_compute_instance.worker-1"].placement.zone == "europe-west1-c"
-    assert "gcp:service-control" in model.components
+    assert "gcp:service-control@europe-west1" in model.components
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
