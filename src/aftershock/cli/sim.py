@@ -25,6 +25,11 @@ def simulate(
     from aftershock.sim.engine import Simulation
     from aftershock.sim.scenario import load_scenario
 
+    if series is not None and series.suffix not in (".csv", ".parquet"):
+        from aftershock.errors import AftershockError
+
+        raise AftershockError(f"unknown series format '{series.suffix}'", file=str(series),
+                              hint="write FILE.csv or FILE.parquet")
     graph = load_graph(model)
     sc = load_scenario(scenario, set(graph.names))
     sim = Simulation(graph, sc)
