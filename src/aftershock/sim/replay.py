@@ -237,3 +237,34 @@ def _verify(whatif: WhatIf, run: ReplayResult, baseline: ReplayResult | None,
     within = check.recovers_within_s if check.recovers_within_s is not None else float("inf")
     recovered = recovered_in is not None and recovered_in <= within
     return WhatIfOutcome(whatif, observed, recovered == check.expect)
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    """One parameter value and what the replay does with it."""
+
+    at: str
+    value: Any
+    reproduced: int
+    recorded: int
+    ends: dict[str, float | None]  # service -> simulated end of its first window (None: open)
+
+
+def sensitivity(incident_id: str, variations: dict[str, list[Any]],
+                services: tuple[str, ...] = ("ddb", "dwfm", "ec2-launch", "nlb")) -> list[SensitivityRow]:
+    """Replay with one model key changed at a time (`component.key.path` -> values to try)."""
+    incident = load_incident(incident_id)
+    rows = []
+    for path, values in variations.items():
+        for value in values:
+            change = WhatIf(name=f"{path}={value}", description="sensitivity",
+                            set_parameters={path: value})
+            graph = _graph(incident, change)
+            scenario = _scenario(incident, graph, None)
+            out = _compare(incident, run_incident(incident, graph, scenario), scenario)
+            ends: dict[str, float | None] = {}
+            for service in services:
+                windows = out.simulated.get(service, [])
+                ends[service] = windows[0][1] if windows else float("nan")
+            rows.append(SensitivityRow(path, value, out.reproduced_count, out.recorded_count, ends))
+    return rows
