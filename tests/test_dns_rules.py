@@ -6,8 +6,18 @@ import random
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aftershock.chaos.rules import RuleError, RuleSet, RuleStore, load_rules_file, parse_rule
+from aftershock.chaos.rules import (
+    ACTIONS,
+    KEYS,
+    RuleError,
+    RuleSet,
+    RuleStore,
+    load_rules_file,
+    parse_rule,
+)
 
 ISSUE_EXAMPLE = r"""rules:
   - {match: dynamodb.us-east-1.amazonaws.com, type: A, action: empty}
@@ -166,3 +176,29 @@ def test_to_dict_round_trips_through_parse_rule():
     assert rule.addresses_for("A") == ["192.0.2.7"] and rule.addresses_for("AAAA") == [
         "2001:db8::1"
     ]
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**10),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=10), max_size=3),
+    st.sampled_from(
+        ["empty", "delay", "wrong_address", "ttl", "+1m", "2s", "A", "*.x.example", "~a("]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*KEYS, "bogus"]), _values, max_size=8))
+def test_any_rule_object_is_accepted_or_a_rule_error(raw):
+    try:
+        rule = parse_rule(raw)
+    except RuleError as exc:
+        assert exc.message.startswith("rule: ")
+        return
+    assert rule.action in ACTIONS and rule.match
+    rule.to_dict()
+    RuleSet([rule]).decide("a.example", "A", time.time())

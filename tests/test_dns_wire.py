@@ -531,3 +531,22 @@ def test_rate_limit_buckets_are_bounded():
         assert limiter.allow("10.9.9.9", now=2000.0)
     assert not limiter.allow("10.9.9.9", now=2000.0)  # the busy client keeps its empty bucket
     assert limiter.allow("10.9.9.9", now=2000.2)  # refilled at 10/s
+
+
+def test_tcp_connections_are_capped():
+    front = start(max_tcp_connections=2)
+    try:
+        held = [socket.create_connection(("127.0.0.1", front.port), timeout=2) for _ in range(2)]
+        time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", front.port), timeout=2) as third:
+            assert third.recv(10) == b""  # closed at once
+        assert front.proxy.counters.tcp_rejected == 1
+        for sock in held:
+            sock.close()
+        time.sleep(0.1)
+        r = dns.query.tcp(
+            dns.message.make_query("app.shop.example", "A"), "127.0.0.1", port=front.port, timeout=2
+        )
+        assert addresses(r) == ["127.0.0.10"]
+    finally:
+        front.stop()

@@ -229,6 +229,11 @@ class DnsProxy:
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
     @property
+    def listening(self) -> bool:
+        """Whether the sockets are bound."""
+        return self._udp is not None and self._udp.fileno() >= 0
+
+    @property
     def port(self) -> int:
         """The bound port (UDP and TCP share it)."""
         assert self._udp is not None

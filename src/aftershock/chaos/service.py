@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ class ServiceOptions:
     control_host: str = "127.0.0.1"
     control_port: int | None = 5380  # None: no control API
     log: FaultLog = field(default_factory=FaultLog)
+    on_ready: Callable[[ProxyService], None] | None = None  # called once the sockets are bound
 
 
 class ProxyService:
@@ -100,6 +101,8 @@ class ProxyService:
             if install_signals:
                 self._install_signals()
             self.options.log.write("proxy_started", **self.describe())
+            if self.options.on_ready is not None:
+                self.options.on_ready(self)
             self._ready.set()
             await self._stopped.wait()
         finally:
@@ -112,7 +115,7 @@ class ProxyService:
     def describe(self) -> dict[str, Any]:
         """Where it listens and forwards, for the start-up line and /health."""
         upstream = self.config.upstream
-        port = self.proxy.port if self.proxy._udp is not None else self.config.listen_port
+        port = self.proxy.port if self.proxy.listening else self.config.listen_port
         return {
             "listen": _endpoint(self.config.listen_host, port),
             "upstream": _endpoint(*upstream) if upstream else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -153,6 +154,7 @@ def dns_proxy(
         control_host=control_endpoint[0] if control_endpoint else "127.0.0.1",
         control_port=control_endpoint[1] if control_endpoint else None,
         log=FaultLog(log_stream),
+        on_ready=_print_ready,
     )
     try:
         service = ProxyService(config, options)
@@ -165,6 +167,37 @@ def dns_proxy(
     finally:
         if log_stream is not None:
             log_stream.close()
+
+
+def _print_ready(service) -> None:  # a ProxyService (imported lazily)
+    """Tell the person at the terminal where the proxy listens and which rules it holds."""
+    from rich.table import Table
+
+    info = service.describe()
+    where = f"DNS on {info['listen']} (UDP and TCP)"
+    where += f", forwarding to {info['upstream']}" if info["upstream"] else ""
+    where += ", answering from the zone" if info["zone"] else ""
+    err_console.print(f"[bold]aftershock dns-proxy[/]: {where}", highlight=False)
+    if info["control"]:
+        err_console.print(f"control API: {info['control']}/rules", highlight=False)
+    rules = service.store.all()
+    if rules:
+        table = Table("id", "match", "type", "action", "window", box=None, show_edge=False)
+        for rule in rules:
+            types = ",".join(sorted(rule.types)) if rule.types else "any"
+            table.add_row(rule.id, rule.match, types, rule.action, _window(rule))
+        err_console.print(table)
+    err_console.print("faults are logged one JSON line each; Ctrl-C stops", highlight=False)
+
+
+def _window(rule) -> str:  # a Rule
+    if rule.start_epoch_s is None and rule.end_epoch_s is None:
+        return "always"
+
+    def clock(epoch_s: float | None) -> str:
+        return "" if epoch_s is None else time.strftime("%H:%M:%S", time.localtime(epoch_s))
+
+    return f"{clock(rule.start_epoch_s)}-{clock(rule.end_epoch_s)}"
 
 
 def _networks(allow: list[str] | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
