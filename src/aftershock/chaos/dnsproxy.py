@@ -406,7 +406,6 @@ class DnsProxy:
         answers: Iterable[RR] = (),
         authority: Iterable[RR] = (),
         aa: bool = True,
-        ttl_override: int | None = None,
     ) -> bytes:
         """A response to `query` built by dnslib, with our OPT record when the query had one."""
         header = query.record.header
@@ -425,8 +424,6 @@ class DnsProxy:
             response.add_answer(rr)
         for rr in authority:
             response.add_auth(rr)
-        if ttl_override is not None:
-            _rewrite_ttls(response, ttl_override)
         if query.has_edns:
             response.add_ar(EDNS0(udp_len=self.config.max_udp_payload))
         return response.pack()
