@@ -75,6 +75,7 @@ def test_negative_soa_uses_the_zone_apex_or_the_parent_name():
     [
         ("$ORIGIN a.example.\napp IN A 192.0.2.1\n", "no SOA record"),
         ("$ORIGIN a.example.\n@ IN SOA ns hm 1 2 3 4 5\napp IN A not-an-address\n", "cannot parse"),
+        ("$ORIGIN a.example.\n@ IN SOA ns hm 1 2 3 4 5\nx IN BOGUS 1\n", "cannot parse"),
         ("", "cannot parse|no records"),
     ],
 )
@@ -84,6 +85,8 @@ def test_a_bad_zone_is_a_clear_error(tmp_path, text, message):
     with pytest.raises(ZoneError, match=message) as info:
         Zone.from_file(path)
     assert info.value.file == str(path)
+    if "SOA ns" in text:
+        assert info.value.line == 3
 
 
 def test_a_missing_zone_file():

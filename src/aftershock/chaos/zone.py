@@ -59,9 +59,11 @@ class Zone:
         try:
             records = list(RR.fromZone(text, origin=origin))
         except Exception as exc:  # dnslib raises several types on bad input
+            line = _first_bad_line(text, origin)
             raise ZoneError(
-                f"cannot parse the zone: {exc}",
+                f"cannot parse the zone: {exc or type(exc).__name__}",
                 file=file,
+                line=line,
                 hint="write RFC 1035 master-file lines, e.g. `app IN A 192.0.2.1`",
             ) from None
         if not records:
@@ -142,6 +144,27 @@ class Zone:
             if parent == apex or parent in self.records or parent in self._names_below:
                 return None  # closest encloser found, no wildcard under it (RFC 4592)
         return None
+
+
+def _first_bad_line(text: str, origin: str) -> int | None:
+    """Best effort: the first record line dnslib cannot parse on its own (with $ORIGIN/$TTL)."""
+    ttl = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.split(";")[0].strip()
+        if not stripped or line[:1].isspace() or "(" in stripped or ")" in stripped:
+            continue  # continuation lines and multi-line records are not checked alone
+        directive = stripped.split()
+        if directive[0].upper() == "$ORIGIN" and len(directive) > 1:
+            origin = directive[1]
+            continue
+        if directive[0].upper() == "$TTL" and len(directive) > 1:
+            ttl = int(directive[1]) if directive[1].isdigit() else ttl
+            continue
+        try:
+            RR.fromZone(stripped, origin=origin, ttl=ttl)
+        except Exception:
+            return number
+    return None
 
 
 def _renamed(rr: RR, owner: str) -> RR:
