@@ -14,7 +14,7 @@ from dnslib import EDNS0, QTYPE, DNSHeader, DNSQuestion, DNSRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aftershock.chaos.dnsproxy import DnsProxy, ProxyConfig, Question
+from aftershock.chaos.dnsproxy import DnsProxy, FaultLog, ProxyConfig, Question
 from aftershock.chaos.rules import ACTIONS, RuleStore, parse_rule
 from aftershock.chaos.service import ProxyService, ServiceOptions
 from aftershock.chaos.zone import Zone
@@ -37,7 +37,17 @@ def offline_proxy(action: str | None = None) -> DnsProxy:
         if action is None
         else [parse_rule({"match": "~.", "action": action, **RULE_OPTIONS.get(action, {})})]
     )
-    return DnsProxy(ProxyConfig(rate_limit_qps=0), RuleStore(rules), ZONE)
+    return DnsProxy(ProxyConfig(rate_limit_qps=0), RuleStore(rules), ZONE, FaultLog(_Discard()))
+
+
+class _Discard:
+    """A text stream that forgets what it is given (the fault log of offline proxies)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 labels = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_*", min_size=1, max_size=20)
@@ -173,3 +183,17 @@ def test_a_tcp_client_that_stalls_mid_message_is_dropped(live_proxy):
         assert still_answers(port)  # others are served meanwhile
         assert stalled.recv(10) == b""  # closed by the idle timeout
         assert time.monotonic() - began < 2.5
+
+
+def test_memos_stay_bounded_under_many_distinct_names():
+    from aftershock.chaos.dnsproxy import PARSE_CACHE_LIMIT
+    from aftershock.chaos.rules import RuleSet
+
+    proxy = offline_proxy("servfail")
+    for i in range(3 * PARSE_CACHE_LIMIT):
+        q = DNSRecord(DNSHeader(id=i % 65536), q=DNSQuestion(f"n{i}.example"))
+        screened = proxy.screen(bytes(q.pack()), f"127.0.{i % 200}.1", tcp=False)
+        assert isinstance(screened, Question)
+        assert proxy.choose_rule(screened, "127.0.0.1", "udp") is not None
+    assert len(proxy._parsed) <= PARSE_CACHE_LIMIT
+    assert len(proxy.rules.ruleset._candidates) <= RuleSet.CACHE_LIMIT
