@@ -98,7 +98,8 @@ class _Segments:
 
 @dataclass(frozen=True)
 class _Stage:
-    nodes: np.ndarray
+    nodes: np.ndarray  # graph ids
+    span: slice  # where the stage sits in stage order (all indices below are in that order)
     gates: _Segments | None  # hard deps read as min(success) (requires, all-needed members)
     best: _Segments | None  # any_of members: max
     votes: _Votes | None
@@ -181,7 +182,10 @@ class Simulation:
         self.organic_timeout_s = np.array([c.load.timeout if c.load and c.load.timeout else NEVER_S
                                            for c in graph.components])
         self.recorder = Recorder(graph, scenario)
-        self.stages = _plan(graph, self.edges)
+        self.order, self.stages = _plan(graph, self.edges)
+        rank = np.empty(graph.n, dtype=np.int64)
+        rank[self.order] = np.arange(graph.n)
+        self.callee_rank = rank[self.edges.callee]
         self.incoming = np.zeros(graph.n)
         self.failover_since = np.full(graph.n, np.inf)
         self.k = 0
@@ -266,13 +270,23 @@ class Simulation:
     # -- one step -----------------------------------------------------------------------------
 
     def _stage_pass(self, step: Step) -> None:
-        st, retries, edges = self.state, self.retries, self.edges
-        ready = st.accept * st.avail  # dependencies' share, updated as stages complete
+        """Availability and response time, dependencies first. Works on arrays permuted into
+        stage order, so that each stage is a slice (views, not gathers)."""
+        st, retries, edges, order = self.state, self.retries, self.edges, self.order
+        own = st.own_up[order] * st.local[order]
+        accept = st.accept[order]
+        before = st.avail[order]
+        ready = accept * before  # dependencies' share, updated as stages complete
+        queued_s = st.wait_s[order] + st.service_latency_s[order]
+        latency = st.latency_s[order]
+        blackhole = st.blackhole[order]
+        deps_all = np.ones(self.graph.n)
+        call_all = np.zeros(self.graph.n)
+        avail_all = np.empty(self.graph.n)
         retries.begin_step(step.t_s)
         for sg in self.stages:
-            nodes = sg.nodes
-            deps = np.ones(len(nodes))
-            call_time = np.zeros(len(nodes))
+            span = sg.span
+            deps = deps_all[span]
             if sg.gates is not None:
                 g = sg.gates
                 deps[g.pos] = np.minimum.reduceat(ready[g.idx], g.starts)
@@ -285,37 +299,41 @@ class Simulation:
                 deps[v.pos] = np.minimum(deps[v.pos], np.maximum(best_k, 0.0))
             if sg.failover is not None:
                 f = sg.failover  # the group waits `seconds` before running on the other members
-                node, primary_ok = nodes[f.pos], ready[f.primary] >= self.scenario.down_below
+                node, primary_ok = sg.nodes[f.pos], ready[f.primary] >= self.scenario.down_below
                 since = np.where(primary_ok, np.inf, np.minimum(self.failover_since[node], step.t_s))
                 self.failover_since[node] = since
                 waiting = (~primary_ok) & (step.t_s - since < f.seconds)
                 deps[f.pos] = np.where(waiting, np.minimum(deps[f.pos], ready[f.primary]),
                                        deps[f.pos])
+            call_time = call_all[span]
             if sg.calls is not None:
                 c = sg.calls  # this stage's call edges are one contiguous run
-                ok, took = retries.calls(c.span, st)
+                ok, took = retries.calls(c.span, self.callee_rank[c.span], latency, ready,
+                                         blackhole)
                 if c.soft:
                     ok = np.where(edges.hard[c.span], ok, 1.0)
                 deps[c.pos] *= np.multiply.reduceat(ok, c.starts)
                 call_time[c.pos] = np.add.reduceat(took, c.starts)
-            avail = st.own_up[nodes] * st.local[nodes] * deps
+            avail = own[span] * deps
             if sg.cycle_labels is not None:
-                avail = self._cycle(sg, avail)
-            st.deps_ok[nodes] = deps
-            st.avail[nodes] = avail
-            st.call_time_s[nodes] = call_time
-            st.latency_s[nodes] = st.wait_s[nodes] + st.service_latency_s[nodes] + call_time
-            ready[nodes] = st.accept[nodes] * avail
+                avail = self._cycle(sg, avail, before[span])
+            avail_all[span] = avail
+            latency[span] = queued_s[span] + call_time
+            ready[span] = accept[span] * avail
+        st.deps_ok[order] = deps_all
+        st.avail[order] = avail_all
+        st.call_time_s[order] = call_all
+        st.latency_s[order] = latency
 
-    def _cycle(self, sg: _Stage, avail: np.ndarray) -> np.ndarray:
+    def _cycle(self, sg: _Stage, avail: np.ndarray, before: np.ndarray) -> np.ndarray:
         """Members of a hard cycle succeed no more than its weakest; a dead cycle stays dead."""
-        st, labels = self.state, sg.cycle_labels
+        labels = sg.cycle_labels
         weakest = np.full(labels.max() + 1, np.inf)
         np.minimum.at(weakest, labels, avail)
         was = np.zeros_like(weakest)
-        np.maximum.at(was, labels, st.avail[sg.nodes])
+        np.maximum.at(was, labels, before)
         revived = np.zeros(len(weakest), dtype=bool)
-        np.logical_or.at(revived, labels, st.revive[sg.nodes])
+        np.logical_or.at(revived, labels, self.state.revive[sg.nodes])
         alive = (was > DEAD) | revived
         return np.where(alive[labels], weakest[labels], 0.0)
 
@@ -380,9 +398,14 @@ def simulate(graph: CompiledGraph, scenario: Scenario, mechanisms: list | None =
     return Simulation(graph, scenario, mechanisms, skip_quiet).run(progress)
 
 
-def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[_Stage, ...]:
-    """Per stage of the hard graph: the gathers each step needs, built once."""
+def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[np.ndarray, tuple[_Stage, ...]]:
+    """Stage order (graph ids) and, per stage, the gathers each step needs (in stage order)."""
     n = graph.n
+    order = (np.concatenate([sg.nodes for sg in graph.stages]) if graph.stages
+             else np.zeros(0, dtype=np.int64))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    lo = 0
     comps = graph.components
     calls_of: list[list[int]] = [[] for _ in range(n)]
     for e in range(edges.size):
@@ -401,6 +424,8 @@ def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[_Stage, ...]:
             members = [j for j in graph.members.row(i).tolist() if not same(j)]
             k = int(graph.group_k[i])
             grp: list[int] = []
+            gate = [int(rank[j]) for j in gate]
+            members = [int(rank[j]) for j in members]
             if k and members:
                 if k >= size[i]:
                     gate += members
@@ -417,6 +442,7 @@ def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[_Stage, ...]:
             _, labels = np.unique(graph.scc[nodes], return_inverse=True)
         stages.append(_Stage(
             nodes=nodes,
+            span=slice(lo, lo + len(nodes)),
             gates=_Segments.of(gates),
             best=_Segments.of(best),
             votes=_Votes.of(votes),
@@ -426,4 +452,5 @@ def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[_Stage, ...]:
                                np.array([f[1] for f in failover], dtype=np.int64),
                                np.array([f[2] for f in failover])) if failover else None,
         ))
-    return tuple(stages)
+        lo += len(nodes)
+    return order, tuple(stages)

@@ -39,6 +39,7 @@ class CallEdges:
     breaker_window_s: np.ndarray
     breaker_open_s: np.ndarray
     retries: np.ndarray  # attempts - 1, as floats
+    ramp_width_s: np.ndarray  # spread of waits around the timeout (10% of it)
     first_backoff_s: np.ndarray  # mean wait before the first retry
 
     @property
@@ -91,6 +92,7 @@ class CallEdges:
             breaker_open_s=col(
                 lambda r: r[2].circuit_breaker.open_for if r[2].circuit_breaker else 0.0),
             retries=attempts - 1.0,
+            ramp_width_s=0.1 * col(lambda r: r[2].timeout),
             first_backoff_s=backoff[:, 0].copy() if most > 1 else np.zeros(size),
         )
 
@@ -123,24 +125,26 @@ class Retries:
         """Note which breakers are closed for this step."""
         self._closed = self.closed(t_s) if self.breakers else None
 
-    def calls(self, e: slice, st: State) -> tuple[np.ndarray, np.ndarray]:
+    def calls(self, e: slice, callee: np.ndarray, latency_s: np.ndarray, ready: np.ndarray,
+              blackhole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per edge in `e`: share of caller requests whose call succeeds within its attempts, and
-        the mean time the call takes (retries and backoff included). Stores the per-attempt
-        success for `advance`.
+        the mean time the call takes (retries and backoff included). `callee` indexes the arrays
+        (latency, ready = accept x availability, blackhole) of the callees. Stores the
+        per-attempt success for `advance`.
 
         Attempts fail independently, so retries lift the caller above the callee's per-attempt
         success for partial failures (Brooker 2022) and not at all for a dead callee (p = 0).
         """
         edges = self.edges
-        j, timeout = edges.callee[e], edges.timeout_s[e]
-        lat = st.latency_s[j]
-        p = st.accept[j] * st.avail[j] * ramp(timeout - lat, 0.1 * timeout)
+        timeout = edges.timeout_s[e]
+        lat = latency_s[callee]
+        p = ready[callee] * ramp(timeout - lat, edges.ramp_width_s[e])
         if self._closed is not None:
             p = p * self._closed[e]
         self.p[e] = p
         tries = 1.0 + edges.retries[e] * self.allow[e]
         ok = 1.0 - (1.0 - p) ** tries
-        attempt = np.minimum(lat + st.blackhole[j] * timeout, timeout)
+        attempt = np.minimum(lat + blackhole[callee] * timeout, timeout)
         expected = np.where(p > 1e-9, ok / np.maximum(p, 1e-9), tries)
         took = expected * attempt + np.maximum(expected - 1.0, 0.0) * edges.first_backoff_s[e]
         return ok, took
