@@ -54,7 +54,7 @@ class TargetRisk:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         lo, hi = self.down_hours.moments.mean_ci(Z95)
-        total = sum(c[2] for c in self.contributors) or 1.0
+        total = self.loss.mean or 1.0
         return {
             "revenue_per_hour": self.revenue_per_hour,
             "degraded_loss": self.degraded_loss,

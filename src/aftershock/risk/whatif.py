@@ -102,6 +102,7 @@ class WhatIfResult:
                 "expected_loss_ci95": list(base.total_loss.moments.mean_ci(Z95)),
                 "loss_by_target": {n: t.loss.mean for n, t in base.targets.items()},
                 "unavailability_by_target": {n: t.unavailability for n, t in base.targets.items()},
+                "contributors": [c.to_dict() for c in base.contributors[:10]],
             },
             "mitigations": [m.to_dict() for m in self.ranked],
             "ranking": [m.name for m in self.ranked if m.evaluated],
