@@ -216,7 +216,9 @@ def test_a_fault_without_an_end_lasts_until_its_restore_or_the_run_end(tmp_path)
 
 
 def test_a_scenario_rehearsed_on_the_wire(tmp_path):
-    from aftershock.chaos.dnsproxy import ProxyConfig
+    import urllib.request
+
+    from aftershock.chaos.dnsproxy import FaultLog, ProxyConfig
     from aftershock.chaos.service import ProxyService, ServiceOptions
     from aftershock.chaos.zone import Zone
 
@@ -229,9 +231,13 @@ def test_a_scenario_rehearsed_on_the_wire(tmp_path):
         "$ORIGIN amazonaws.com.\n@ 60 IN SOA ns hm 1 3600 600 86400 30\n"
         "dynamodb.us-east-1 60 IN A 127.0.0.40\n"
     )
-    service = ProxyService(
-        ProxyConfig(listen_port=0), ServiceOptions(zone=zone, rules=plan.rules, control_port=None)
-    ).start_in_thread()
+    lines: list[str] = []
+    log = FaultLog(
+        type("Lines", (), {"write": lambda _s, t: lines.append(t), "flush": lambda _s: None})(),
+        plan.scenario_s,
+    )
+    options = ServiceOptions(zone=zone, rules=plan.rules, control_port=0, log=log, rehearsal=plan)
+    service = ProxyService(ProxyConfig(listen_port=0), options).start_in_thread()
 
     def ask():
         q = dns.message.make_query("dynamodb.us-east-1.amazonaws.com", "A")
@@ -245,8 +251,14 @@ def test_a_scenario_rehearsed_on_the_wire(tmp_path):
         while time.time() < deadline:
             seen.append((round(time.time() - plan.started_epoch_s, 2), ask()))
             time.sleep(0.05)
+        with urllib.request.urlopen(service.control.url + "/health", timeout=2) as response:
+            health = json.loads(response.read())
     finally:
         service.stop()
+    assert health["scenario"]["speed"] == 2 and 5.0 < health["scenario"]["now_s"] < 20.0
+    faults = [json.loads(line) for line in lines if '"dns_fault"' in line]
+    assert faults and all(f["action"] in ("empty", "ttl") for f in faults)
+    assert all(2.0 <= f["scenario_s"] < 4.2 for f in faults if f["action"] == "empty")
     before = [answer for t, answer in seen if t < 0.9]
     during = [answer for t, answer in seen if 1.1 < t < 1.9]
     after = [answer for t, answer in seen if t > 2.1]

@@ -42,9 +42,10 @@ class ControlAPI:
         *,
         host: str = "127.0.0.1",
         port: int = 5380,
-        info: dict[str, Any] | None = None,
+        health: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        self.store, self.stats, self.reload, self.info = store, stats, reload, info or {}
+        self.store, self.stats, self.reload = store, stats, reload
+        self.health = health or dict
         api = self
 
         class Handler(_Handler):
@@ -96,9 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path.rstrip("/")
         if path == "/health":
-            self._send(
-                200, {"status": "ok", "rules": len(self.control.store.all()), **self.control.info}
-            )
+            rules = len(self.control.store.all())
+            self._send(200, {"status": "ok", "rules": rules, **self.control.health()})
         elif path == "/rules":
             self._send(200, {"rules": [r.to_dict() for r in self.control.store.all()]})
         elif path.startswith("/rules/"):

@@ -23,7 +23,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -87,8 +87,12 @@ class ProxyCounters:
 class FaultLog:
     """Writes one JSON line per injected fault (and per proxy event worth auditing)."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, stream: IO[str] | None = None, scenario_clock: Callable[[], float] | None = None
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
+        # In a rehearsal, lines also carry the scenario time, to line up with the simulation.
+        self.scenario_clock = scenario_clock
 
     def write(self, event: str, **fields: Any) -> None:
         """One structured line: time, event name, fields."""
@@ -96,7 +100,10 @@ class FaultLog:
         stamp = (
             time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
         )
-        line = json.dumps({"ts": stamp, "event": event, **fields}, separators=(",", ":"))
+        record: dict[str, Any] = {"ts": stamp, "event": event}
+        if self.scenario_clock is not None:
+            record["scenario_s"] = round(self.scenario_clock(), 3)
+        line = json.dumps({**record, **fields}, separators=(",", ":"))
         with contextlib.suppress(OSError, ValueError):
             self.stream.write(line + "\n")
             self.stream.flush()

@@ -45,6 +45,10 @@ class RehearsalPlan:
     speed: float = 1.0
     started_epoch_s: float = 0.0
 
+    def scenario_s(self) -> float:
+        """The scenario time now: seconds since the rehearsal started, times the speed."""
+        return (time.time() - self.started_epoch_s) * self.speed
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what `--print-rules` shows)."""
         return {

@@ -10,12 +10,14 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aftershock.chaos.control import ControlAPI
 from aftershock.chaos.dnsproxy import DnsProxy, FaultLog, ProxyConfig
 from aftershock.chaos.rules import Rule, RuleStore, load_rules_file
+from aftershock.chaos.scenario_bridge import RehearsalPlan
 from aftershock.chaos.zone import Zone
 from aftershock.errors import AftershockError
 
@@ -33,6 +35,7 @@ class ServiceOptions:
     control_port: int | None = 5380  # None: no control API
     log: FaultLog = field(default_factory=FaultLog)
     on_ready: Callable[[ProxyService], None] | None = None  # called once the sockets are bound
+    rehearsal: RehearsalPlan | None = None  # the scenario being played, if any
 
 
 class ProxyService:
@@ -92,9 +95,8 @@ class ProxyService:
                     self.reload_rules if self.options.rules_path else None,
                     host=self.options.control_host,
                     port=self.options.control_port,
-                    info=self.describe(),
+                    health=self.describe,
                 )
-                self.control.info["control"] = self.control.url
                 self.control.start()
             if self.options.rules_path is not None:
                 watcher = asyncio.create_task(self._watch_rules_file())
@@ -122,6 +124,16 @@ class ProxyService:
             "zone": bool(self.options.zone),
             "rules_file": str(self.options.rules_path) if self.options.rules_path else None,
             "control": self.control.url if self.control else None,
+            **({"scenario": self._scenario_clock()} if self.options.rehearsal else {}),
+        }
+
+    def _scenario_clock(self) -> dict[str, Any]:
+        plan = self.options.rehearsal
+        assert plan is not None
+        return {
+            "speed": plan.speed,
+            "started": datetime.fromtimestamp(plan.started_epoch_s).astimezone().isoformat(),
+            "now_s": round(plan.scenario_s(), 3),
         }
 
     def _install_signals(self) -> None:

@@ -110,6 +110,7 @@ def dns_proxy(
             hint="use --control 127.0.0.1:5380 and reach it through an SSH tunnel",
         )
     scenario_rules = []
+    plan = None
     if scenario is not None or model is not None:
         if scenario is None or model is None:
             raise AftershockError(
@@ -153,8 +154,9 @@ def dns_proxy(
         zone=Zone.from_file(zone) if zone is not None else None,
         control_host=control_endpoint[0] if control_endpoint else "127.0.0.1",
         control_port=control_endpoint[1] if control_endpoint else None,
-        log=FaultLog(log_stream),
+        log=FaultLog(log_stream, plan.scenario_s if plan is not None else None),
         on_ready=_print_ready,
+        rehearsal=plan,
     )
     try:
         service = ProxyService(config, options)
@@ -180,6 +182,11 @@ def _print_ready(service) -> None:  # a ProxyService (imported lazily)
     err_console.print(f"[bold]aftershock dns-proxy[/]: {where}", highlight=False)
     if info["control"]:
         err_console.print(f"control API: {info['control']}/rules", highlight=False)
+    if "scenario" in info:
+        clock = info["scenario"]
+        err_console.print(
+            f"scenario time 0 = {clock['started']}, played at {clock['speed']:g}x", highlight=False
+        )
     rules = service.store.all()
     if rules:
         table = Table("id", "match", "type", "action", "window", box=None, show_edge=False)
