@@ -145,3 +145,20 @@ def test_the_sample_experiment(proxy, serve_stale_s, deviates):
     assert method["faults-injected"]["output"] >= 1
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
     assert proxy.store.all() == []  # the rollback cleared the fault
+
+
+def test_the_example_files_are_valid():
+    from chaoslib.experiment import ensure_experiment_is_valid
+    from chaoslib.loader import load_experiment
+
+    from aftershock.chaos.rules import load_rules_file
+    from aftershock.chaos.scenario_bridge import plan_rehearsal
+    from aftershock.model.load import load_model
+
+    assert len(load_rules_file(EXAMPLES / "rules.yaml")) == 5
+    assert Zone.from_file(EXAMPLES / "shop.zone").lookup("db.shop.example", 1).answer
+    plan = plan_rehearsal(EXAMPLES / "scenario.yaml", load_model(EXAMPLES / "model.yaml"), speed=60)
+    assert [r.action for r in plan.rules] == ["empty", "ttl"] and plan.rules[
+        0
+    ].match == "db.shop.example"
+    ensure_experiment_is_valid(load_experiment(str(EXAMPLES / "experiment.json")))
