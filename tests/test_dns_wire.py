@@ -215,12 +215,12 @@ def test_probability_and_windows_on_the_wire(proxy, fault):
 
 
 def test_a_window_opens_and_closes(proxy, fault):
-    fault(match="db.shop.example", action="nxdomain", **{"from": "+0.4s", "until": "+0.9s"})
-    assert ask(proxy.port, "db.shop.example").rcode() == dns.rcode.NOERROR
-    time.sleep(0.5)
-    assert ask(proxy.port, "db.shop.example").rcode() == dns.rcode.NXDOMAIN
-    time.sleep(0.5)
-    assert ask(proxy.port, "db.shop.example").rcode() == dns.rcode.NOERROR
+    fault(match="db.shop.example", action="nxdomain", **{"from": "+0.5s", "until": "+2s"})
+    assert ask(proxy.port, "db.shop.example").rcode() == dns.rcode.NOERROR  # at ~0 s
+    time.sleep(1.0)
+    assert ask(proxy.port, "db.shop.example").rcode() == dns.rcode.NXDOMAIN  # at ~1 s
+    time.sleep(1.2)
+    assert ask(proxy.port, "db.shop.example").rcode() == dns.rcode.NOERROR  # after 2 s
 
 
 def test_a_matched_name_is_answered_without_upstream_or_zone():
@@ -447,7 +447,7 @@ def test_clients_outside_the_allow_list_get_a_bare_refused_and_no_forwarding(dns
 
 
 def test_per_client_rate_limit():
-    front = start(rate_limit_qps=20, rate_limit_burst=20)
+    front = start(rate_limit_qps=5, rate_limit_burst=20)
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.settimeout(0.3)
@@ -462,7 +462,7 @@ def test_per_client_rate_limit():
                     got += 1
                 except TimeoutError:
                     break
-        assert 20 <= got <= 30  # the burst, plus what refilled while sending
+        assert 20 <= got <= 35  # the burst, plus what refilled (5/s) while sending
         assert front.proxy.counters.rate_limited == 100 - got
         other = raw_exchange(
             front.port, DNSRecord.question("app.shop.example").pack(), source="127.0.0.3"
