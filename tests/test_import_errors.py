@@ -136,3 +136,27 @@ def test_any_text_imports_or_fails_cleanly(tmp_path: Path, text: str) -> None:
         except AftershockError:
             continue
         load_model_text(to_yaml(result))
+
+
+_entities = st.fixed_dictionaries({
+    "apiVersion": st.just("backstage.io/v1alpha1"),
+    "kind": st.sampled_from(["Component", "Resource", "API", "System", "Group", 7]),
+    "metadata": st.one_of(_json, st.fixed_dictionaries({"name": st.text(max_size=8)})),
+    "spec": st.one_of(_json, st.fixed_dictionaries({
+        "dependsOn": _json, "consumesApis": _json, "providesApis": _json, "system": _json})),
+})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entities=st.lists(_entities, max_size=4),
+       services=st.dictionaries(st.text(max_size=6), st.one_of(_json, st.fixed_dictionaries({
+           "image": _json, "depends_on": _json, "links": _json, "environment": _json,
+           "deploy": _json}))))
+def test_shaped_backstage_and_compose_import_or_skip(tmp_path: Path, entities: list,
+                                                      services: dict) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump_all(entities) if entities else "a: 1\n")
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(yaml.safe_dump({"services": services}))
+    for fmt, path in (("backstage", catalog), ("compose", compose)):
+        load_model_text(to_yaml(importer(fmt)(str(path))))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aftershock.importers.documents import read_text, read_yaml_documents
-from aftershock.importers.result import ImportResult, component_name, source_label
+from aftershock.importers.result import ImportResult, component_name, malformed, source_label
 from aftershock.model.source import Document
 
 PROVIDER_ANNOTATION = "aftershock.io/provider-service"
@@ -61,31 +61,41 @@ def import_backstage(path: str | Path) -> ImportResult:
         result.skip(path, "the rest of the file", read.error.message, read.error.line)
     entities: dict[tuple[str, str, str], Document] = {}
     for doc in read.documents:
-        data = doc.data
-        line = doc.locate(())[0]
-        if not isinstance(data, dict) or not str(data.get("apiVersion", "")).startswith("backstage.io/"):
-            result.skip(path, "a document", "not a Backstage entity (apiVersion backstage.io/...)", line)
-            continue
-        kind = str(data.get("kind", "")).lower()
-        meta = data.get("metadata") or {}
-        if not meta.get("name"):
-            result.skip(path, f"a {kind or 'entity'}", "it has no metadata.name", line)
-            continue
-        if kind not in RUNTIME_KINDS:
-            why = ("recorded as the `system` tag of its components" if kind == "system"
-                   else f"a {kind} is not a runtime component")
-            result.skip(path, f"{kind} '{meta['name']}'", why, line)
-            continue
-        entities[(kind, str(meta.get("namespace") or "default").lower(), str(meta["name"]))] = doc
+        with malformed(result, path, "an entity", lambda d=doc: d.locate(())[0]):
+            _collect(result, path, doc, entities)
     providers: dict[tuple[str, str], list[str]] = {}
     for (_kind, ns, name), doc in entities.items():
-        for api in (doc.data.get("spec") or {}).get("providesApis") or []:
-            _, api_ns, api_name = parse_ref(str(api), "api", ns)
-            providers.setdefault((api_ns, api_name), []).append(entity_name(name, ns))
+        with malformed(result, path, f"providesApis of '{name}'", doc.locate(("spec",))[0]):
+            for api in (doc.data.get("spec") or {}).get("providesApis") or []:
+                _, api_ns, api_name = parse_ref(str(api), "api", ns)
+                providers.setdefault((api_ns, api_name), []).append(entity_name(name, ns))
     known = {(k, ns, n.lower()) for k, ns, n in entities}
     for (kind, ns, name), doc in entities.items():
-        _add_entity(result, doc, source, kind, ns, name, providers, known)
+        with malformed(result, path, f"{kind} '{name}'", doc.locate(())[0]):
+            _add_entity(result, doc, source, kind, ns, name, providers, known)
     return result
+
+
+def _collect(
+    result: ImportResult, path: str, doc: Document, entities: dict[tuple[str, str, str], Document]
+) -> None:
+    """Keep a runtime entity (Component, Resource, API); say why any other document is skipped."""
+    data = doc.data
+    line = doc.locate(())[0]
+    if not isinstance(data, dict) or not str(data.get("apiVersion", "")).startswith("backstage.io/"):
+        result.skip(path, "a document", "not a Backstage entity (apiVersion backstage.io/...)", line)
+        return
+    kind = str(data.get("kind", "")).lower()
+    meta = data.get("metadata") or {}
+    if not meta.get("name"):
+        result.skip(path, f"a {kind or 'entity'}", "it has no metadata.name", line)
+        return
+    if kind not in RUNTIME_KINDS:
+        why = ("recorded as the `system` tag of its components" if kind == "system"
+               else f"a {kind} is not a runtime component")
+        result.skip(path, f"{kind} '{meta['name']}'", why, line)
+        return
+    entities[(kind, str(meta.get("namespace") or "default").lower(), str(meta["name"]))] = doc
 
 
 def _add_entity(

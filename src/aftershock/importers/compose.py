@@ -14,7 +14,7 @@ from typing import Any
 from aftershock.importers.addresses import hosts_in
 from aftershock.importers.documents import read_text, read_yaml_documents
 from aftershock.importers.replicas import add_replicas
-from aftershock.importers.result import ImportResult, component_name, source_label
+from aftershock.importers.result import ImportResult, component_name, malformed, source_label
 from aftershock.importers.roles import is_telemetry, kind_from_image
 from aftershock.model.source import Document
 
@@ -85,12 +85,15 @@ def import_compose(path: str | Path, *, env_file: str | Path | None = None) -> I
         result.skip(path, "the file", "no `services:` mapping (is it a compose file?)", 1)
         return result
     names = {raw: component_name(str(raw)) for raw in services}
-    aliases = _aliases(services, names)
+    aliases = {str(raw).lower(): name for raw, name in names.items()}
+    with malformed(result, path, "network aliases", 1):
+        aliases = _aliases(services, names)
     for raw, spec in services.items():
         if not isinstance(spec, dict):
             result.skip(path, f"service '{raw}'", "its definition is not a mapping", _line(doc, raw))
             continue
-        _import_service(result, doc, source, raw, spec, names, aliases, env)
+        with malformed(result, path, f"service '{raw}'", _line(doc, raw)):
+            _import_service(result, doc, source, raw, spec, names, aliases, env)
     return result
 
 

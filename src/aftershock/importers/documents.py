@@ -135,10 +135,3 @@ class _LineDocument(Document):
 
     def locate(self, keys: tuple[Any, ...]) -> tuple[int | None, int | None]:
         return self.line, None
-
-
-def line_of(doc: Document, keys: tuple[Any, ...] = ()) -> int | None:
-    """The 1-based line of `keys` in a document (None for JSON, where locating is not cheap)."""
-    if doc.path.endswith(".json") and not isinstance(doc, _LineDocument):
-        return None
-    return doc.locate(keys)[0]

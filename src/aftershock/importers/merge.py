@@ -93,8 +93,22 @@ def apply_strength(
         result.assume("edges into " + ", ".join(sorted(soft - telemetry)) + " are soft (--soft)")
 
 
+def close_references(result: ImportResult) -> None:
+    """Give every edge target that no source defined a placeholder component (said so)."""
+    from aftershock.catalog.providers import looks_like_reference
+
+    for d in list(result.components.values()):
+        for dep in [*d.requires, *d.uses, *(d.any_of or [])]:
+            if dep in result.components or looks_like_reference(dep):
+                continue
+            result.components[dep] = Draft(name=dep, placeholder=True)
+            result.assume(f"'{dep}' is referenced by '{d.name}' but defined by no source: "
+                          "added as a placeholder")
+
+
 def to_model(result: ImportResult, name: str = "imported") -> dict[str, Any]:
     """The model v1 document (a plain dict) for `result`, components sorted by name."""
+    close_references(result)
     components: dict[str, Any] = {}
     for cname in sorted(result.components):
         d = result.components[cname]

@@ -14,12 +14,14 @@ their failure (pass `--soft NAME` to say so).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aftershock.importers.documents import read_json_lines, read_text
 from aftershock.importers.result import ImportResult, component_name, malformed, source_label
+from aftershock.model.source import Document
 
 _CLIENT_KINDS = {3, 4, "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "client", "producer"}
 
@@ -50,10 +52,10 @@ def import_traces(path: str | Path) -> ImportResult:
         data = doc.data
         if isinstance(data, dict) and "resourceSpans" in data:
             with malformed(result, path, "an OTLP record", line):
-                spans += _otlp_spans(result, path, data, line)
+                spans += _otlp_spans(result, path, doc)
         elif isinstance(data, dict) and isinstance(data.get("data"), list):
             with malformed(result, path, "a Jaeger record", line):
-                spans += _jaeger_spans(result, path, data, line)
+                spans += _jaeger_spans(result, path, doc)
         else:
             result.skip(path, "a record", "neither OTLP JSON (resourceSpans) nor Jaeger JSON (data)", line)
     _edges(result, spans, source_label("traces", path))
@@ -84,9 +86,15 @@ def _otlp_attributes(items: Any) -> dict[str, str]:
     return out
 
 
-def _otlp_spans(result: ImportResult, path: str, data: dict[str, Any], line: int | None) -> list[Span]:
+def _at(doc: Document, *keys: Any) -> Callable[[], int | None]:
+    """The line of `keys` in `doc`, computed only when asked (on a skip)."""
+    return lambda: doc.locate(keys)[0]
+
+
+def _otlp_spans(result: ImportResult, path: str, doc: Document) -> list[Span]:
     spans: list[Span] = []
-    for rs in data.get("resourceSpans") or []:
+    for i, rs in enumerate(doc.data.get("resourceSpans") or []):
+        line = _at(doc, "resourceSpans", i)
         with malformed(result, path, "a resource's spans", line):
             resource = {a.get("key"): _value(a.get("value"))
                         for a in ((rs or {}).get("resource") or {}).get("attributes") or []
@@ -95,8 +103,10 @@ def _otlp_spans(result: ImportResult, path: str, data: dict[str, Any], line: int
             if not service:
                 result.skip(path, "a resource's spans", "the resource has no service.name", line)
                 continue
-            for ss in (rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []):
-                for s in (ss or {}).get("spans") or []:
+            scopes = "scopeSpans" if rs.get("scopeSpans") else "instrumentationLibrarySpans"
+            for j, ss in enumerate(rs.get(scopes) or []):
+                for k, s in enumerate((ss or {}).get("spans") or []):
+                    line = _at(doc, "resourceSpans", i, scopes, j, "spans", k)
                     with malformed(result, path, "a span", line):
                         if not isinstance(s, dict) or not s.get("spanId"):
                             result.skip(path, "a span", "it has no spanId", line)
@@ -112,12 +122,13 @@ def _otlp_spans(result: ImportResult, path: str, data: dict[str, Any], line: int
     return spans
 
 
-def _jaeger_spans(result: ImportResult, path: str, data: dict[str, Any], line: int | None) -> list[Span]:
+def _jaeger_spans(result: ImportResult, path: str, doc: Document) -> list[Span]:
     spans: list[Span] = []
-    for trace in data.get("data") or []:
-        with malformed(result, path, "a trace", line):
+    for i, trace in enumerate(doc.data.get("data") or []):
+        with malformed(result, path, "a trace", _at(doc, "data", i)):
             processes = (trace or {}).get("processes") or {}
-            for s in (trace or {}).get("spans") or []:
+            for k, s in enumerate((trace or {}).get("spans") or []):
+                line = _at(doc, "data", i, "spans", k)
                 with malformed(result, path, "a span", line):
                     if not isinstance(s, dict) or not s.get("spanID"):
                         result.skip(path, "a span", "it has no spanID", line)

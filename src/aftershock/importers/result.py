@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# A line number, or a function computing it (locating in a large JSON file is done only on error).
+Line = int | None | Callable[[], int | None]
 
 _INVALID = re.compile(r"[^a-z0-9._/:@-]+")
 
@@ -100,9 +103,9 @@ class ImportResult:
             d.sources.append(source)
         return d
 
-    def skip(self, file: str, what: str, why: str, line: int | None = None) -> None:
-        """Record something that could not be imported."""
-        self.skipped.append(Skipped(file, what, why, line))
+    def skip(self, file: str, what: str, why: str, line: Line = None) -> None:
+        """Record something that could not be imported (`line` may be computed only now)."""
+        self.skipped.append(Skipped(file, what, why, line() if callable(line) else line))
 
     def assume(self, text: str) -> None:
         """Record an assumption the importer made (printed with the result)."""
@@ -116,7 +119,7 @@ class ImportResult:
 
 
 @contextmanager
-def malformed(result: ImportResult, file: str, what: str, line: int | None = None) -> Iterator[None]:
+def malformed(result: ImportResult, file: str, what: str, line: Line = None) -> Iterator[None]:
     """Skip one entity whose structure is not what its format documents (a list where a mapping
     belongs, ...), recording it, instead of failing the whole import."""
     try:

@@ -15,6 +15,7 @@ type, a DNS record's name and TTL), never one marked sensitive (`sensitive_value
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from aftershock.importers.documents import read_json_lines, read_text
 from aftershock.importers.result import ImportResult, component_name, malformed, source_label
 from aftershock.importers.secrets import looks_secret
+from aftershock.model.source import Document
 
 PROVIDERS = {"aws": "aws", "google": "gcp", "google-beta": "gcp", "azurerm": "azure",
              "cloudflare": "cloudflare"}
@@ -114,9 +116,9 @@ def import_terraform(path: str | Path) -> ImportResult:
         result.skip(path, "the file", "not a Terraform state (a JSON object)")
         return result
     if "values" in data or "format_version" in data:
-        resources = _show_json(result, path, data)
+        resources = _show_json(result, path, read.documents[0])
     elif "resources" in data:
-        resources = _raw_state(result, path, data)
+        resources = _raw_state(result, path, read.documents[0])
     else:
         result.skip(path, "the file", "neither `terraform show -json` output nor a state file")
         return result
@@ -138,13 +140,15 @@ def _safe(values: dict[str, Any], sensitive: Any) -> dict[str, Any]:
     return out
 
 
-def _show_json(result: ImportResult, path: str, data: dict[str, Any]) -> list[_Resource]:
+def _show_json(result: ImportResult, path: str, doc: Document) -> list[_Resource]:
     out: list[_Resource] = []
 
-    def walk(module: Any) -> None:
-        with malformed(result, path, "a module"):
-            for r in module.get("resources") or []:
-                with malformed(result, path, f"resource {r.get('address', '?')}"):
+    def walk(module: Any, keys: tuple[Any, ...]) -> None:
+        with malformed(result, path, "a module", _at(doc, keys)):
+            for i, r in enumerate(module.get("resources") or []):
+                where = _at(doc, (*keys, "resources", i))
+                label = r.get("address", "?") if isinstance(r, dict) else f"#{i}"
+                with malformed(result, path, f"resource {label}", where):
                     if r.get("mode") != "managed":
                         continue
                     sensitive = r.get("sensitive_values") or {}
@@ -155,19 +159,26 @@ def _show_json(result: ImportResult, path: str, data: dict[str, Any]) -> list[_R
                         attributes=_safe(r.get("values") or {}, sensitive_keys),
                         depends=[str(d) for d in r.get("depends_on") or []],
                     ))
-            for child in module.get("child_modules") or []:
-                walk(child)
+            for j, child in enumerate(module.get("child_modules") or []):
+                walk(child, (*keys, "child_modules", j))
 
-    with malformed(result, path, "values.root_module"):
-        walk(((data.get("values") or {}).get("root_module")) or {})
+    with malformed(result, path, "values.root_module", _at(doc, ("values",))):
+        walk(((doc.data.get("values") or {}).get("root_module")) or {}, ("values", "root_module"))
     return out
 
 
-def _raw_state(result: ImportResult, path: str, data: dict[str, Any]) -> list[_Resource]:
+def _at(doc: Document, keys: tuple[Any, ...]) -> Callable[[], int | None]:
+    """The line of `keys`, computed only when an entity there is skipped."""
+    return lambda: doc.locate(keys)[0]
+
+
+def _raw_state(result: ImportResult, path: str, doc: Document) -> list[_Resource]:
     out: list[_Resource] = []
-    with malformed(result, path, "resources"):
-        for r in data.get("resources") or []:
-            with malformed(result, path, f"resource {r.get('type', '?')}.{r.get('name', '?')}"):
+    with malformed(result, path, "resources", _at(doc, ("resources",))):
+        for i, r in enumerate(doc.data.get("resources") or []):
+            what = (f"resource {r.get('type', '?')}.{r.get('name', '?')}" if isinstance(r, dict)
+                    else f"resource #{i}")
+            with malformed(result, path, what, _at(doc, ("resources", i))):
                 if r.get("mode") != "managed":
                     continue
                 prefix = f"{r['module']}." if r.get("module") else ""
