@@ -8,7 +8,7 @@ the effective condition of every touched component is recomputed from the faults
 - `errors`: a share `factor` of its requests is refused at once (a partial failure);
 - `capacity`: its service rate times `factor`; `latency`: `delay` added to every request;
 - `load`: organic load set to `rps` (or times `factor`);
-- `dns_*`: the record's answer, handed to the DNS mechanism.
+- `dns_*`: the record's answer, handed to the DNS mechanism (an `outage` of a record is SERVFAIL).
 
 Operator actions: `restore` ends every fault on the target and lets a dead hard cycle restart;
 `throttle` limits intake to `rps`; `relax` lifts the throttle; `drop_queue` empties its queue;
@@ -135,11 +135,10 @@ class Timeline:
             if f.kind == "load":
                 load = f.rps if f.rps is not None else load * (f.factor or 1.0)
         st.load_rps[i] = load
-        for kind, mechanism in self.routes.items():
-            if self.graph.kinds[i] == "dns_record" and kind.startswith("dns_"):
-                latest = [f for f in faults if f.kind in mechanism.fault_kinds]
-                mechanism.apply_fault(i, latest[-1] if latest else None, step.t_s)
-                break
+        if self.graph.kinds[i] == "dns_record" and "dns_empty" in self.routes:
+            dns = self.routes["dns_empty"]
+            latest = [f for f in faults if f.kind in dns.fault_kinds or f.kind == "outage"]
+            dns.apply_fault(i, latest[-1] if latest else None, step.t_s)
 
 
 def _step_of(t_s: float, dt_s: float) -> int:

@@ -1,7 +1,7 @@
 """DNS caching: how a record fault reaches the components that resolve it, and how long it outlives its fix.
 
 A `dns_record` component answers `ok`, `empty` (no addresses), `nxdomain`, `servfail` or `slow`.
-Every consumer (`resolves: record`) holds cached answers whose ages are spread uniformly over the
+Every consumer (`resolves: record`, or `requires:` of a record) holds cached answers whose ages are spread uniformly over the
 TTL. When an entry expires it is resolved again at once and holds the new answer for the record's
 `ttl` (good answers), `negative_ttl` (empty/NXDOMAIN, RFC 2308) or one step (SERVFAIL, not cached;
 with `serve_stale` resolvers keep serving the last good answer that long, RFC 8767). So an emptied
@@ -32,6 +32,18 @@ DEFAULT_TTL_S = 300.0
 RESOLVER_TIMEOUT_S = 5.0
 JITTER_DIVISOR = 4  # a renewed entry lives its hold +- a quarter: consumers drift out of phase
 STATIONARY_AFTER = 60  # holds after which that drift has spread expiries uniformly (ripple < 1e-9)
+
+
+def lookups(graph: CompiledGraph) -> list[tuple[int, int]]:
+    """(consumer, record) pairs: every `resolves:`, and every `requires:` of a dns_record (a
+    component that needs a record reaches it by resolving it, so through its cache)."""
+    pairs = []
+    for i, c in enumerate(graph.components):
+        if c.resolves is not None:
+            pairs.append((i, graph.index[c.resolves]))
+        pairs += [(i, graph.index[r]) for r in c.requires
+                  if graph.kinds[graph.index[r]] == "dns_record"]
+    return pairs
 
 
 class DnsCaches:
@@ -68,8 +80,7 @@ class DnsCaches:
         self.code = np.zeros(m, dtype=np.int64)
         self.delay_s = np.zeros(m)
         self.servfail_since_s = np.full(m, np.inf)
-        consumers = [(i, graph.index[c.resolves]) for i, c in enumerate(graph.components)
-                     if c.resolves is not None]
+        consumers = sorted(set(lookups(graph)))
         self.consumers = np.array([c for c, _ in consumers], dtype=np.int64)
         self.consumer_slot = np.array([self.slot_of[r] for _, r in consumers], dtype=np.int64)
         self.pooled = np.array([graph.components[c].connections.pooled
@@ -83,9 +94,10 @@ class DnsCaches:
         return len(self.records) > 0
 
     def apply_fault(self, target: int, fault: Fault | None, t_s: float) -> None:
-        """Set a record's answer (`fault` None: the record is healthy again)."""
+        """Set a record's answer (`fault` None: the record is healthy again; an `outage` of the
+        record's servers answers SERVFAIL)."""
         s = self.slot_of[target]
-        self.code[s] = OK if fault is None else _CODES[fault.kind]
+        self.code[s] = OK if fault is None else _CODES.get(fault.kind, SERVFAIL)
         self.delay_s[s] = (fault.delay_s or 2.0) if fault is not None else 0.0
         failing = self._failing_code()[s]
         self.servfail_since_s[s] = (min(self.servfail_since_s[s], t_s) if failing else np.inf)
@@ -103,7 +115,7 @@ class DnsCaches:
         st.local[self.records] *= np.where(negative | self._failing_code(), 0.0, 1.0)
         if len(self.consumers):
             resolving = self.pooled + (1.0 - self.pooled) * (1.0 - self.bad[self.consumer_slot])
-            st.local[self.consumers] *= resolving
+            np.multiply.at(st.local, self.consumers, resolving)
 
     def fast_forward(self, t_s: float, steps: int, dt_s: float) -> None:
         """Age the caches through `steps` skipped steps (their phases keep drifting meanwhile)."""

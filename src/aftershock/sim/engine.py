@@ -63,7 +63,7 @@ import numpy as np
 from aftershock.model.compile import CompiledGraph
 from aftershock.sim.actions import Timeline
 from aftershock.sim.backlog import Backlogs
-from aftershock.sim.dns import DnsCaches
+from aftershock.sim.dns import DnsCaches, lookups
 from aftershock.sim.health import HealthChecks
 from aftershock.sim.lease import Leases
 from aftershock.sim.queue import Capacities, serve
@@ -406,19 +406,20 @@ def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[np.ndarray, tuple[_St
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     lo = 0
-    comps = graph.components
     calls_of: list[list[int]] = [[] for _ in range(n)]
     for e in range(edges.size):
         calls_of[int(edges.caller[e])].append(e)
     hard_calls = [{int(edges.callee[e]) for e in calls_of[i] if edges.hard[e]} for i in range(n)]
-    resolved = [graph.index[c.resolves] if c.resolves else -1 for c in comps]
+    through_cache: list[set[int]] = [set() for _ in range(n)]
+    for consumer, record in lookups(graph):
+        through_cache[consumer].add(record)
     size = graph.members.degree()
     stages = []
     for stage in graph.stages:
         nodes = stage.nodes
         gates, best, votes, failover = [], [], [], []
         for pos, i in enumerate(nodes.tolist()):
-            skip = hard_calls[i] | {resolved[i]}
+            skip = hard_calls[i] | through_cache[i]
             same = (lambda j, i=i: graph.scc[j] == graph.scc[i]) if stage.cyclic else (lambda j: False)
             gate = [j for j in graph.requires.row(i).tolist() if j not in skip and not same(j)]
             members = [j for j in graph.members.row(i).tolist() if not same(j)]
