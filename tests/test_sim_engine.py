@@ -252,3 +252,19 @@ faults:
     assert loss["pay"] == pytest.approx(1800.0, rel=1e-6)
     assert loss["shop"] == pytest.approx(3600.0, rel=1e-6)
     assert loss["catalog"] == pytest.approx(1000 * 0.25 / 3, rel=1e-6)
+
+
+def test_requiring_a_record_reads_it_through_the_cache() -> None:
+    graph = compile_model(load_model_text("""
+version: 1
+components:
+  rec: {kind: dns_record, record: db.example, ttl: 2m, negative_ttl: 10m}
+  app: {requires: [rec], load: {rps: 1}}
+"""))
+    sc = load_scenario_text("version: 1\nduration: 1h\nfaults: [{target: rec, kind: dns_empty, "
+                            "at: +5m, for: 5m}]\n", set(graph.names))
+    result = simulate(graph, sc)
+    down = result.windows_of("app", "down")
+    assert len(down) == 1
+    assert 300 < down[0].start_s <= 300 + 120  # half the caches by one TTL
+    assert 600 < down[0].end_s <= 600 + 1.25 * 600  # bad answers outlive the fix

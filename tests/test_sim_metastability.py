@@ -62,6 +62,7 @@ def test_m2_queue_bound_decides_recovery() -> None:
     assert windows and windows[-1].end_s < 15 * 60 + 60  # clear within a minute of the spike
 
 
+@pytest.mark.slow
 def test_m2_flip_is_close_to_service_rate_times_timeout() -> None:
     def recovers(bound: int) -> bool:
         result = run("m2-isaacs-q35.yaml", "m2-load-spike.yaml",
