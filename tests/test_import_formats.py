@@ -67,7 +67,7 @@ def test_otlp_edges_call_counts_error_rates_and_external_hosts() -> None:
     assert model.components["api.stripe.com"].kind == "external"
     assert model.components["cart"].requires == ["valkey-cart"]
     assert model.components["valkey-cart"].kind == "cache"
-    assert any("no service.name" in s.why for s in result.skipped)
+    assert any("no service.name" in s.why and s.line == 24 for s in result.skipped)
     assert any("partial trace" in a for a in result.assumptions)
 
 
@@ -247,6 +247,7 @@ services:
   migrate: {image: example/migrate}
   search-sidecar: {image: example/sidecar}
   metrics: {image: prom/prometheus}
+  sidecar: {image: envoy, network_mode: "service:api", volumes_from: ["cache:ro"]}
 """
 
 
@@ -264,6 +265,7 @@ def test_compose_links_env_urls_conditions_replicas_and_interpolation(tmp_path: 
     assert model.components["web"].requires == ["api"]
     assert model.components["web"].any_of == ["web/replica-1", "web/replica-2"]
     assert model.components["db"].kind == "datastore" and model.components["cache"].kind == "cache"
+    assert set(model.components["sidecar"].requires) == {"api", "cache"}
     assert "FAKE-ENV-PW-1" not in text and "FAKE-DEFAULT-PW" not in text
 
 
@@ -275,3 +277,18 @@ def test_hosts_in_values() -> None:
     assert hosts_in("PAYMENTS_HOST", "payments") == ["payments"]
     assert hosts_in("GREETING", "hello") == []  # not an address-named variable
     assert hosts_in("ASPNETCORE_URLS", "http://*:8080") == []
+
+
+def test_backstage_references_resolve_across_files(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write(tmp_path / "a", "catalog-info.yaml",
+          "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: web}\n"
+          "spec: {type: service, owner: x, lifecycle: production, dependsOn: [component:api]}\n")
+    write(tmp_path / "b", "catalog-info.yaml",
+          "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: api}\n"
+          "spec: {type: service, owner: x, lifecycle: production}\n")
+    result = import_sources([str(tmp_path)])
+    assert not result.skipped
+    assert list(result.components["web"].requires) == ["api"]
+    assert result.components["api"].sources == ["backstage:b/catalog-info.yaml"]

@@ -111,8 +111,8 @@ def _import_all(
     telemetry_soft: bool,
 ) -> ImportResult:
     results: list[ImportResult] = []
-    manifests: list[str] = []  # read together: a Service may select a workload in another file
-    position = 0
+    # Formats whose references cross files are read together, at the place of their first file.
+    together: dict[str, tuple[int, list[str]]] = {}
     for source in sources:
         fmt, path = split_source(source)
         files = _files(path)
@@ -120,16 +120,14 @@ def _import_all(
             raise AftershockError("no YAML or JSON file in this folder", file=path)
         for file in files:
             kind = fmt or detect_format(file)
-            if kind == "kubernetes":
-                if not manifests:
-                    position = len(results)  # keep the user's order of sources
-                manifests.append(file)
+            if kind in ("kubernetes", "backstage"):
+                together.setdefault(kind, (len(results) + len(together), []))[1].append(file)
             elif kind == "compose":
                 results.append(importer(kind)(file, env_file=env_file))
             else:
                 results.append(importer(kind)(file))
-    if manifests:
-        results.insert(position, importer("kubernetes")(manifests))
+    for kind, (position, files) in sorted(together.items(), key=lambda kv: kv[1][0]):
+        results.insert(position, importer(kind)(files))
     result = merge(results)
     apply_strength(result, soft, hard, telemetry_soft)
     return result

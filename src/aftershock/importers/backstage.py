@@ -51,28 +51,33 @@ def entity_name(name: str, namespace: str) -> str:
     return base if namespace in ("", "default") else f"{base}.{component_name(namespace)}"
 
 
-def import_backstage(path: str | Path) -> ImportResult:
-    """Components and edges of one Backstage catalog file (several entities, `---` separated)."""
-    path = str(path)
-    result = ImportResult(sources=[f"backstage:{path}"])
-    source = source_label("backstage", path)
-    read = read_yaml_documents(path, read_text(path))
-    if read.error is not None:
-        result.skip(path, "the rest of the file", read.error.message, read.error.line)
+def import_backstage(paths: list[str | Path] | str | Path) -> ImportResult:
+    """Components and edges of Backstage catalog files, read together so that a reference
+    resolves to an entity in any of them (several entities a file, `---` separated)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    result = ImportResult(sources=[f"backstage:{p}" for p in paths])
+    docs: list[Document] = []
+    for path in map(str, paths):
+        read = read_yaml_documents(path, read_text(path))
+        if read.error is not None:
+            result.skip(path, "the rest of the file", read.error.message, read.error.line)
+        docs.extend(read.documents)
     entities: dict[tuple[str, str, str], Document] = {}
-    for doc in read.documents:
-        with malformed(result, path, "an entity", lambda d=doc: d.locate(())[0]):
-            _collect(result, path, doc, entities)
+    for doc in docs:
+        with malformed(result, doc.path, "an entity", lambda d=doc: d.locate(())[0]):
+            _collect(result, doc.path, doc, entities)
     providers: dict[tuple[str, str], list[str]] = {}
     for (_kind, ns, name), doc in entities.items():
-        with malformed(result, path, f"providesApis of '{name}'", doc.locate(("spec",))[0]):
+        with malformed(result, doc.path, f"providesApis of '{name}'", doc.locate(("spec",))[0]):
             for api in (doc.data.get("spec") or {}).get("providesApis") or []:
                 _, api_ns, api_name = parse_ref(str(api), "api", ns)
                 providers.setdefault((api_ns, api_name), []).append(entity_name(name, ns))
     known = {(k, ns, n.lower()) for k, ns, n in entities}
     for (kind, ns, name), doc in entities.items():
-        with malformed(result, path, f"{kind} '{name}'", doc.locate(())[0]):
-            _add_entity(result, doc, source, kind, ns, name, providers, known)
+        with malformed(result, doc.path, f"{kind} '{name}'", doc.locate(())[0]):
+            _add_entity(result, doc, source_label("backstage", doc.path), kind, ns, name,
+                        providers, known)
     return result
 
 
@@ -135,14 +140,14 @@ def _add_entity(
         dkind, dns, dname = parse_ref(str(ref), "component", ns)
         if (dkind, dns, dname.lower()) not in known:
             result.skip(doc.path, f"dependsOn '{ref}' of '{name}'",
-                        "no Component or Resource by that reference in this file",
+                        "no Component or Resource by that reference in these files",
                         doc.locate(("spec", "dependsOn", i))[0])
             continue
         draft.depend(entity_name(dname, dns), f"backstage dependsOn {ref}")
     for i, ref in enumerate(spec.get("consumesApis") or []):
         _, ans, aname = parse_ref(str(ref), "api", ns)
         if ("api", ans, aname.lower()) not in known and (ans, aname) not in providers:
-            result.skip(doc.path, f"consumesApis '{ref}' of '{name}'", "no API by that name in this file",
+            result.skip(doc.path, f"consumesApis '{ref}' of '{name}'", "no API by that name in these files",
                         doc.locate(("spec", "consumesApis", i))[0])
             continue
         api = entity_name(aname, ans)

@@ -154,6 +154,13 @@ def _import_service(
         target = aliases.get(str(link).split(":")[0].lower())
         if target:
             draft.depend(target, "links")
+    # `network_mode: service:x` shares x's network stack; `volumes_from: [x]` mounts x's volumes.
+    network = str(spec.get("network_mode", ""))
+    shared = [(network.removeprefix("service:"), "network_mode")] if network.startswith("service:") else []
+    shared += [(str(v).split(":")[0], "volumes_from") for v in spec.get("volumes_from") or []]
+    for other, why in shared:
+        if names.get(other):
+            draft.depend(names[other], why)
     for variable, value in _environment(spec, env):
         for host in hosts_in(variable, value):
             _depend_on_host(result, doc, raw, draft, host, variable, aliases)
