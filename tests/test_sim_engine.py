@@ -268,3 +268,32 @@ components:
     assert len(down) == 1
     assert 300 < down[0].start_s <= 300 + 120  # half the caches by one TTL
     assert 600 < down[0].end_s <= 600 + 1.25 * 600  # bad answers outlive the fix
+
+
+def test_circuit_breaker_sheds_load_while_open_and_recovers_after() -> None:
+    text = """
+version: 1
+components:
+  server: {{}}
+  client:
+    load: {{rps: 100}}
+    requires: [server]
+    calls:
+      server: {{timeout: 1s, attempts: 3, backoff: {{base: 0s, max: 0s}}{breaker}}}
+"""
+    sc = ("version: 1\nduration: 15m\nfaults: [{target: server, kind: outage, mode: error, "
+          "at: +1m, for: 5m}]\n")
+    plain = compile_model(load_model_text(text.format(breaker="")))
+    guarded = compile_model(load_model_text(text.format(
+        breaker=", circuit_breaker: {threshold: 0.5, window: 5s, open_for: 30s}")))
+    runs = [simulate(g, load_scenario_text(sc, set(g.names))) for g in (plain, guarded)]
+    t = runs[0].t_s
+    during = (t > 90) & (t < 330)
+    offered = [r.series_of("server", "offered")[during].mean() for r in runs]
+    assert offered[0] == pytest.approx(300, rel=0.01)  # 3 attempts each
+    assert offered[1] < 0.3 * 100  # open most of the time, probing now and then
+    end = runs[1].windows_of("client")[-1].end_s
+    assert 360 <= end <= 360 + 30 + 10  # closes again within one open period of the fix
+    every_step = simulate(guarded, load_scenario_text(sc, set(guarded.names)), skip_quiet=False)
+    assert np.allclose(every_step.series_of("server", "offered"),
+                       runs[1].series_of("server", "offered"))

@@ -388,7 +388,8 @@ class Simulation:
         st = self.state
         sig = [st.queue.copy(), st.success.copy(), st.offered.copy(), st.latency_s.copy()]
         if self.edges.size:
-            sig += [self.retries.pools.copy(), self.retries.sent.copy()]
+            r = self.retries  # breaker averages and budgets move slowly: watch them too
+            sig += [r.pools.copy(), r.sent.copy(), r.failure_avg.copy(), r.tokens.copy()]
         return sig
 
 
