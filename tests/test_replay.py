@@ -14,7 +14,7 @@ from aftershock.sim.replay import ReplayResult, replay
 INCIDENT = "aws-us-east-1-2025-10"
 # Windows the replay reproduces within 15 minutes at both ends (docs/replay.md lists the others
 # and why they are missed).
-REPRODUCED = {"ddb", "dwfm", "nlb", "iam-signin", "lambda-sqs-poller", "redshift"}
+REPRODUCED = {"ddb", "dwfm", "ec2-launch", "nlb", "iam-signin", "lambda-sqs-poller", "redshift"}
 
 
 @pytest.fixture(scope="module")
