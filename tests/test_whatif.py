@@ -212,3 +212,22 @@ def test_example_mitigations_apply_to_the_demo_model():
     model = load_model(DEMO)
     for m in read_mitigations(EXAMPLE):
         compile_model(apply_mitigation(model, m).model)
+
+
+def test_replica_in_another_region_escapes_the_region_common_cause():
+    model = load_model_text("""
+common_causes:
+  use1: {provider: aws, region: us-east-1, failure: {rate_per_year: 2, mean_duration: 6h}}
+components:
+  db: {unavailability: 0, placement: {provider: aws, region: us-east-1}}
+  shop: {requires: [db], unavailability: 0, impact: {revenue_per_hour: 1000}}
+""")
+    plan = mitigations("version: 1\nmitigations:\n  - name: west\n    changes:\n"
+                       "      - add_replica: {component: db, region: us-west-2}\n")
+    result = evaluate_mitigations(model, plan, RiskSettings(trials=2000, seed=8))
+    baseline = result.baseline.total_loss.mean
+    assert baseline == pytest.approx(2 * 6 * 1000, rel=0.1)
+    outcome = result.mitigations[0]
+    # the replica is not placed in us-east-1, so the region event no longer takes the shop down
+    assert outcome.expected_loss == 0.0
+    assert outcome.loss_removed is not None and outcome.loss_removed.mean == pytest.approx(baseline)

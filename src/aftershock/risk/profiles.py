@@ -35,6 +35,7 @@ from aftershock.model.source import Document, read_document
 
 SECONDS_PER_YEAR = 8760 * 3600.0
 Z90 = 1.2815515655446004  # standard normal 90th percentile
+DEFAULT_TTL_S = 300.0  # a dns_record without `ttl` (the simulator's default too)
 DEFAULTS_PATH = Path(__file__).resolve().parents[1] / "catalog" / "failure_defaults.yaml"
 
 
@@ -121,9 +122,12 @@ class DnsCaching:
         """The caching of a dns_record component, or None for other kinds."""
         if component.kind != "dns_record":
             return None
+        # Unset TTLs as the simulator reads them (sim/dns.py): 300 s, and negative = positive.
+        ttl = component.ttl if component.ttl is not None else DEFAULT_TTL_S
+        negative = component.negative_ttl if component.negative_ttl is not None else ttl
         if component.serve_stale is not None:
-            return cls(component.ttl or 0.0, component.serve_stale, 0.0)
-        return cls(component.ttl or 0.0, 0.0, (component.negative_ttl or 0.0) / 2)
+            return cls(ttl, component.serve_stale, 0.0)
+        return cls(ttl, 0.0, negative / 2)
 
     def visible(self, start_s: np.ndarray, duration_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) of each outage as the clients see it, on average; end <= start: unseen."""
