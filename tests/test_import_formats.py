@@ -23,6 +23,7 @@ def test_formats_are_detected_from_content() -> None:
     assert detect_format(FIXTURES / "backstage-catalog.yaml") == "backstage"
     assert detect_format(FIXTURES / "otlp-traces.json") == "otel"
     assert detect_format(FIXTURES / "jaeger-traces.json") == "jaeger"
+    assert detect_format(FIXTURES / "zipkin-traces.json") == "zipkin"
     assert detect_format(FIXTURES / "terraform-show.json") == "terraform"
     assert detect_format(FIXTURES / "terraform.tfstate") == "terraform"
 
@@ -77,6 +78,16 @@ def test_jaeger_edges_and_databases_from_peer_service() -> None:
     assert model.components["shipping"].tags["error_rate.quote"] == 1.0
     assert model.components["quote"].requires == ["quotes-db"]
     assert model.components["quotes-db"].kind == "datastore"
+
+
+def test_zipkin_edges_errors_and_remote_endpoints() -> None:
+    result = import_sources([str(FIXTURES / "zipkin-traces.json")])
+    model = load_model_text(to_yaml(result))
+    assert model.components["web"].requires == ["users"]
+    assert model.components["web"].tags["error_rate.users"] == 1.0
+    assert model.components["users"].requires == ["mysql"]
+    assert model.components["mysql"].kind == "datastore"
+    assert [s.line for s in result.skipped] == [10]
 
 
 def test_otlp_json_lines_with_a_broken_line_imports_the_rest(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from aftershock.importers.documents import no_cyclic_gc, read_text
 from aftershock.importers.merge import apply_strength, merge
 from aftershock.importers.result import ImportResult
 
-FORMATS = ("backstage", "kubernetes", "compose", "otel", "jaeger", "terraform")
+FORMATS = ("backstage", "kubernetes", "compose", "otel", "jaeger", "zipkin", "terraform")
 _ALIASES = {"k8s": "kubernetes", "docker-compose": "compose", "otlp": "otel", "tf": "terraform",
             "tfstate": "terraform"}
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
@@ -31,6 +31,8 @@ def detect_format(path: str | Path) -> str:
             data = json.loads(text)
         except json.JSONDecodeError:
             data = _first_json_line(text)
+        if isinstance(data, list) and data and isinstance(data[0], dict) and "traceId" in data[0]:
+            return "zipkin"
         if isinstance(data, dict):
             if "resourceSpans" in data:
                 return "otel"
@@ -83,7 +85,7 @@ def importer(fmt: str) -> Callable[..., ImportResult]:
         from aftershock.importers.kubernetes import import_kubernetes as fn
     elif fmt == "compose":
         from aftershock.importers.compose import import_compose as fn
-    elif fmt in ("otel", "jaeger"):
+    elif fmt in ("otel", "jaeger", "zipkin"):
         from aftershock.importers.otel import import_traces as fn
     elif fmt == "terraform":
         from aftershock.importers.terraform import import_terraform as fn

@@ -1,5 +1,6 @@
-"""OpenTelemetry traces (OTLP JSON, as the collector's file exporter and `otlp/json` write them,
-one export or one per line) and Jaeger JSON (the `/api/traces` and UI export format).
+"""Distributed traces: OpenTelemetry OTLP JSON (as the collector's file exporter and `otlp/json`
+write them, one export or one per line), Jaeger JSON (the `/api/traces` and UI export format) and
+Zipkin v2 JSON (`/api/v2/traces` span lists).
 
 An edge is a parent span in one service with a child span in another: the parent's service
 calls the child's. Each edge counts its calls and the fraction that failed (child span status
@@ -56,8 +57,12 @@ def import_traces(path: str | Path) -> ImportResult:
         elif isinstance(data, dict) and isinstance(data.get("data"), list):
             with malformed(result, path, "a Jaeger record", line):
                 spans += _jaeger_spans(result, path, doc)
+        elif isinstance(data, list):
+            with malformed(result, path, "a Zipkin record", line):
+                spans += _zipkin_spans(result, path, doc)
         else:
-            result.skip(path, "a record", "neither OTLP JSON (resourceSpans) nor Jaeger JSON (data)", line)
+            result.skip(path, "a record", "not OTLP JSON (resourceSpans), Jaeger JSON (data) or "
+                        "Zipkin v2 JSON (a list of spans)", line)
     _edges(result, spans, source_label("traces", path))
     return result
 
@@ -147,6 +152,30 @@ def _jaeger_spans(result: ImportResult, path: str, doc: Document) -> list[Span]:
                         error=tags.get("error") in (True, "true") or tags.get("otel.status_code") == "ERROR",
                         attributes={k: str(v) for k, v in tags.items() if k in _WANTED},
                     ))
+    return spans
+
+
+def _zipkin_spans(result: ImportResult, path: str, doc: Document) -> list[Span]:
+    """Zipkin v2 JSON: a list of spans with `localEndpoint.serviceName` and `parentId`."""
+    spans: list[Span] = []
+    for k, s in enumerate(doc.data):
+        line = _at(doc, k)
+        with malformed(result, path, "a span", line):
+            service = (s.get("localEndpoint") or {}).get("serviceName")
+            if not s.get("id") or not service:
+                result.skip(path, "a span", "it has no id or no localEndpoint.serviceName", line)
+                continue
+            tags = s.get("tags") or {}
+            attributes = {key: str(tags[key]) for key in _WANTED if key in tags}
+            remote = (s.get("remoteEndpoint") or {}).get("serviceName")
+            if remote and "peer.service" not in attributes:
+                attributes["peer.service"] = str(remote)
+            spans.append(Span(
+                trace=str(s.get("traceId", "")), span=str(s["id"]),
+                parent=str(s["parentId"]) if s.get("parentId") else None,
+                service=str(service), client=s.get("kind") in ("CLIENT", "PRODUCER"),
+                error="error" in tags, attributes=attributes,
+            ))
     return spans
 
 
