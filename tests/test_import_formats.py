@@ -303,3 +303,22 @@ def test_backstage_references_resolve_across_files(tmp_path: Path) -> None:
     assert not result.skipped
     assert list(result.components["web"].requires) == ["api"]
     assert result.components["api"].sources == ["backstage:b/catalog-info.yaml"]
+
+
+def test_backstage_location_entities_bring_their_targets(tmp_path: Path) -> None:
+    (tmp_path / "teams").mkdir()
+    write(tmp_path / "teams", "api.yaml",
+          "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: api}\n"
+          "spec: {type: service, owner: x, lifecycle: production, dependsOn: [resource:db]}\n")
+    write(tmp_path / "teams", "db.yaml",
+          "apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: db}\n"
+          "spec: {type: database, owner: x}\n")
+    root = write(tmp_path, "catalog-info.yaml",
+                 "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: all}\n"
+                 "spec:\n  targets: [./teams/*.yaml, ./missing.yaml,"
+                 " https://example.com/catalog-info.yaml]\n")
+    result = import_sources([f"backstage:{root}"])
+    assert list(result.components["api"].requires) == ["db"]
+    whys = {s.what: s.why for s in result.skipped}
+    assert whys["Location target './missing.yaml'"] == "no such file"
+    assert "not fetched" in whys["Location target 'https://example.com/catalog-info.yaml'"]

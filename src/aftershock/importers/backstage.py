@@ -58,11 +58,20 @@ def import_backstage(paths: list[str | Path] | str | Path) -> ImportResult:
         paths = [paths]
     result = ImportResult(sources=[f"backstage:{p}" for p in paths])
     docs: list[Document] = []
-    for path in map(str, paths):
+    todo = [str(p) for p in paths]
+    seen = {str(Path(p).resolve()) for p in todo}
+    while todo:
+        path = todo.pop(0)
         read = read_yaml_documents(path, read_text(path))
         if read.error is not None:
             result.skip(path, "the rest of the file", read.error.message, read.error.line)
         docs.extend(read.documents)
+        for doc in read.documents:
+            for target in _location_targets(result, doc):
+                if str(target.resolve()) not in seen:
+                    seen.add(str(target.resolve()))
+                    todo.append(str(target))
+                    result.sources.append(f"backstage:{target}")
     entities: dict[tuple[str, str, str], Document] = {}
     for doc in docs:
         with malformed(result, doc.path, "an entity", lambda d=doc: d.locate(())[0]):
@@ -81,6 +90,36 @@ def import_backstage(paths: list[str | Path] | str | Path) -> ImportResult:
     return result
 
 
+def _location_targets(result: ImportResult, doc: Document) -> list[Path]:
+    """Files a `kind: Location` entity points at (relative paths and globs; URLs are not fetched)."""
+    data = doc.data
+    if not isinstance(data, dict) or str(data.get("kind", "")).lower() != "location":
+        return []
+    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    targets = [spec["target"]] if isinstance(spec.get("target"), str) else []
+    targets += [t for t in spec.get("targets") or [] if isinstance(t, str)]
+    base = Path(doc.path).parent
+    found: list[Path] = []
+    for target in targets:
+        line = doc.locate(("spec",))[0]
+        if "://" in target:
+            result.skip(doc.path, f"Location target '{target}'", "remote targets are not fetched; "
+                        "download the file and pass it", line)
+            continue
+        try:
+            pattern = Path(target)
+            root, rel = (Path(pattern.anchor), str(pattern.relative_to(pattern.anchor))) \
+                if pattern.is_absolute() else (base, target)
+            matches = sorted(p for p in root.glob(rel) if p.is_file()) if target else []
+        except (ValueError, OSError, NotImplementedError) as exc:
+            result.skip(doc.path, f"Location target '{target}'", f"not a usable path ({exc})", line)
+            continue
+        if not matches:
+            result.skip(doc.path, f"Location target '{target}'", "no such file", line)
+        found += matches
+    return found
+
+
 def _collect(
     result: ImportResult, path: str, doc: Document, entities: dict[tuple[str, str, str], Document]
 ) -> None:
@@ -95,6 +134,8 @@ def _collect(
     if not meta.get("name"):
         result.skip(path, f"a {kind or 'entity'}", "it has no metadata.name", line)
         return
+    if kind == "location":
+        return  # its targets are read (see _location_targets)
     if kind not in RUNTIME_KINDS:
         why = ("recorded as the `system` tag of its components" if kind == "system"
                else f"a {kind} is not a runtime component")
