@@ -365,7 +365,7 @@ class Simulation:
         same = all(np.allclose(a, b, rtol=1e-9, atol=1e-9) for a, b in zip(now, self._previous,
                                                                            strict=True))
         self._previous = None
-        if not same or not self.retries.quiescent(self.t_s):
+        if not same:
             return
         if np.isfinite(self.failover_since).any():
             return
@@ -375,6 +375,9 @@ class Simulation:
             return
         target = self.timeline.next_event_step(self.k - 1)
         target = self.scenario.steps if target is None else min(target, self.scenario.steps)
+        reopen = self.retries.next_change_s(self.t_s)  # a breaker closing is an event too
+        if np.isfinite(reopen):
+            target = min(target, int(np.ceil(reopen / self.scenario.step_s - 1e-9)))
         if target <= self.k:
             return
         for m in self.mechanisms:

@@ -204,6 +204,7 @@ class Retries:
         self.open_until_s = np.where(trip, step.t_s + self.edges.breaker_open_s, self.open_until_s)
         self.failure_avg[trip] = 0.0
 
-    def quiescent(self, t_s: float) -> bool:
-        """No breaker open (their timers would change the flow)."""
-        return bool((self.open_until_s <= t_s).all())
+    def next_change_s(self, t_s: float) -> float:
+        """When the next open breaker closes (inf if none is open): the flow changes then."""
+        later = self.open_until_s[self.open_until_s > t_s]
+        return float(later.min()) if later.size else float("inf")
