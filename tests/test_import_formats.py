@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aftershock.analysis.structure import blast_radius
 from aftershock.importers import detect_format, import_sources
-from aftershock.importers.addresses import hosts_in
+from aftershock.importers.addresses import hosts_in, kubernetes_service
 from aftershock.importers.merge import to_yaml
 from aftershock.model.compile import compile_model
 from aftershock.model.load import Model, load_model_text
@@ -288,6 +288,8 @@ def test_hosts_in_values() -> None:
     assert hosts_in("PAYMENTS_HOST", "payments") == ["payments"]
     assert hosts_in("GREETING", "hello") == []  # not an address-named variable
     assert hosts_in("ASPNETCORE_URLS", "http://*:8080") == []
+    assert kubernetes_service("redis-0.redis.data.svc.cluster.local", "web") == ("redis", "data")
+    assert kubernetes_service("cart", "shop") == ("cart", "shop")
 
 
 def test_backstage_references_resolve_across_files(tmp_path: Path) -> None:

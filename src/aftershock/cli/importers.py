@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -62,8 +63,9 @@ def _write(
     else:
         sys.stdout.write(text)
     report = summary(result, str(output) if output else None)
-    if fmt is OutputFormat.json and output is None:
-        return  # stdout holds the model; the JSON report needs -o
+    if fmt is OutputFormat.json and output is None:  # stdout holds the model
+        err_console.out(json.dumps(report, indent=2), highlight=False)
+        return
     emit(report, fmt, _print_report if output else _print_report_stderr)
 
 

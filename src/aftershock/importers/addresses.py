@@ -41,6 +41,8 @@ def kubernetes_service(host: str, namespace: str | None) -> tuple[str, str | Non
     labels = host.split(".")
     if len(labels) >= 3 and labels[2] == "svc":
         return labels[0], labels[1]
+    if len(labels) >= 4 and labels[3] == "svc":  # a StatefulSet pod: pod.svc.ns.svc.cluster.local
+        return labels[1], labels[2]
     if len(labels) == 2:
         return labels[0], labels[1]
     return labels[0], namespace if len(labels) == 1 else None

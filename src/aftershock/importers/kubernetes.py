@@ -326,5 +326,9 @@ def _add_ingress(result: ImportResult, doc: Document, cluster: _Cluster) -> None
             result.skip(doc.path, f"Ingress backend '{name}'", "no such Service in these manifests",
                         doc.locate(())[0])
             continue
+        if service.external_name:
+            external = component_name(str(service.external_name))
+            result.draft(external, _source(service.path), kind="external")
+            entry.depend(external, f"Ingress {meta['name']} (ExternalName {service.name})")
         for target in cluster.selected(service):
             entry.depend(target, f"Ingress {meta['name']}")
