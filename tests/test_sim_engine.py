@@ -297,3 +297,66 @@ components:
     every_step = simulate(guarded, load_scenario_text(sc, set(guarded.names)), skip_quiet=False)
     assert np.allclose(every_step.series_of("server", "offered"),
                        runs[1].series_of("server", "offered"))
+
+
+DYNAMIC = """
+version: 1
+components:
+  rec: {{kind: dns_record, record: db.example, ttl: {ttl}s, negative_ttl: {neg}s}}
+  store: {{capacity: {{rps: {store_rps}, queue_limit: {qlim}}}}}
+  db:
+    requires: [store]
+    capacity: {{workers: 8, latency: {{base: 50ms, per_inflight: 2ms}}}}
+    calls: {{store: {{timeout: 1s, attempts: {attempts}, backoff: {{base: 100ms, max: 2s}}}}}}
+  leases:
+    requires: [db]
+    capacity: {{workers: 4, latency: {{base: 200ms}}}}
+    lease: {{hosts: 500, lifetime: 2m, work_timeout: 20s, via: db}}
+  backlog: {{requires: [db], backlog: {{rate: 5, drain_rps: 12, tolerance: 30s}}}}
+  lb:
+    capacity: {{rps: 300, queue_limit: 600}}
+    requires: [backlog]
+    healthcheck: {{interval: 10s, timeout: 1s, failover: true}}
+  api:
+    load: {{rps: {load}, timeout: 4s}}
+    requires: [lb, db, rec]
+    connections: {{pooled: 0.2}}
+    calls:
+      lb: {{timeout: 2s, attempts: 2}}
+      db: {{timeout: 2s, attempts: 3, retry_budget: {{ratio: 0.2}},
+           circuit_breaker: {{threshold: 0.6, window: 5s, open_for: 20s}}}}
+    impact: {{revenue_per_hour: 10000}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_skipping_matches_every_step_on_random_dynamic_scenarios(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    graph = compile_model(load_model_text(DYNAMIC.format(
+        ttl=int(rng.integers(10, 120)), neg=int(rng.integers(10, 300)),
+        store_rps=int(rng.integers(150, 400)), qlim=int(rng.integers(50, 2000)),
+        attempts=int(rng.integers(1, 4)), load=int(rng.integers(50, 150)))))
+    kinds = [("store", "outage"), ("store", "capacity"), ("db", "errors"), ("rec", "dns_empty"),
+             ("rec", "dns_servfail"), ("api", "load"), ("store", "latency")]
+    faults = []
+    for _ in range(3):
+        target, kind = kinds[int(rng.integers(len(kinds)))]
+        extra = {"capacity": ", factor: 0.3", "errors": ", factor: 0.5", "load": ", rps: 250",
+                 "latency": ", delay: 1s"}.get(kind, "")
+        at, length = int(rng.integers(0, 1500)), int(rng.integers(5, 900))
+        faults.append(f"  - {{target: {target}, kind: {kind}, at: +{at}s, for: {length}s{extra}}}")
+    actions = ["  - {at: +2000s, kind: throttle, target: leases, rps: 2}",
+               "  - {at: +2000s, kind: drop_queue, target: leases}",
+               "  - {at: +2400s, kind: disable, target: lb}"]
+    sc = load_scenario_text("version: 1\nduration: 1h\nfaults:\n" + "\n".join(faults)
+                            + "\nactions:\n" + "\n".join(actions) + "\n", set(graph.names))
+    fast, slow = simulate(graph, sc), simulate(graph, sc, skip_quiet=False)
+    assert fast.steps_skipped > 0
+    for name in graph.names:
+        a = [(w.state, w.start_s, w.end_s) for w in fast.windows[name]]
+        b = [(w.state, w.start_s, w.end_s) for w in slow.windows[name]]
+        assert len(a) == len(b), (name, a, b)
+        for x, y in zip(a, b, strict=True):
+            assert x[0] == y[0] and abs(x[1] - y[1]) <= 2 and abs(x[2] - y[2]) <= 2, (name, x, y)
+    assert fast.loss["api"] == pytest.approx(slow.loss["api"], rel=1e-3, abs=1.0)
