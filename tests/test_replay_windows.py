@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from aftershock.errors import AftershockError
 from aftershock.sim.incidents import (
     IncidentError,
     RecordedWindow,
@@ -84,3 +88,48 @@ def test_a_window_that_never_ends_or_never_happens_is_not_within_tolerance() -> 
     assert dwfm.start_error_s == 0 and dwfm.end_error_s is None and not dwfm.within_tolerance
     assert nlb.simulated is None and not nlb.within_tolerance
     assert dwfm.to_dict()["simulated"] == {"start_s": 48 * MIN, "end_s": None}
+
+
+# -- fuzzing: the incident parser and the window matcher ----------------------------------------
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=8),
+                     st.sampled_from(["2025-10-19T23:48", "-07:00", "1h", "ddb"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+        ["start", "end", "source", "note", "description", "check", "set", "remove_actions",
+         "component", "recovers_within", "expect", "latch", "propagation", "after_s", "at",
+         "value", "kind", "why", "ddb"]), inner, max_size=4)), max_leaves=12)
+_incident_docs = st.fixed_dictionaries(
+    {"title": _scalars, "timezone": st.sampled_from(["-07:00", "+00:00", "PDT", 5]),
+     "start": st.sampled_from(["2025-10-19T23:00", "yesterday", 3]),
+     "model": st.just("m.yaml"), "scenario": st.just("s.yaml")},
+    optional={"recorded": _values, "whatif": _values, "parameters": _values,
+              "mechanisms": _values})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=_incident_docs)
+def test_incident_parser_accepts_or_locates_every_document(tmp_path: Path, doc: dict) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        read_incident(path)
+    except AftershockError as exc:
+        assert exc.file == str(path) and exc.message
+    # anything else (KeyError, TypeError, AttributeError ...) fails the test
+
+
+_windows = st.lists(st.tuples(st.floats(0, 1e5), st.floats(1, 1e4)), max_size=6).map(
+    lambda ws: [(a, a + d) for a, d in ws])
+
+
+@given(recorded=_windows, simulated=_windows)
+def test_matching_uses_every_window_once(recorded: list, simulated: list) -> None:
+    recs = [RecordedWindow("x", a, b, "s") for a, b in recorded]
+    matches = match_windows({"x": recs} if recs else {}, {"x": simulated}, merge_gap_s=0.0)
+    assert sum(m.recorded is not None for m in matches) == len(recs)
+    used = [m.simulated for m in matches if m.simulated is not None]
+    assert len(used) == len(merge_windows(simulated, 0.0))
+    for m in matches:
+        if m.recorded is not None and m.simulated is not None:
+            assert m.start_error_s == m.simulated[0] - m.recorded.start_s

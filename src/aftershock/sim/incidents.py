@@ -155,12 +155,13 @@ def read_incident(path: Path) -> Incident:
     tz = _tz(doc, _require(doc, data, (), "timezone"))
     start = _time(doc, ("start",), _require(doc, data, (), "start"), tz)
     recorded: dict[str, tuple[RecordedWindow, ...]] = {}
-    for service, windows in (_require(doc, data, (), "recorded") or {}).items():
+    for service, windows in _mapping(doc, ("recorded",), _require(doc, data, (), "recorded")).items():
         if not isinstance(windows, list):
             raise _error(doc, ("recorded", service), "a service's recorded windows are a list")
         rows = []
         for i, w in enumerate(windows):
             keys = ("recorded", service, i)
+            _only(doc, keys, w, {"start", "end", "source", "note"})
             begin = _time(doc, (*keys, "start"), _require(doc, w, keys, "start"), tz)
             end = _time(doc, (*keys, "end"), _require(doc, w, keys, "end"), tz)
             if end <= begin:
@@ -170,24 +171,28 @@ def read_incident(path: Path) -> Incident:
                                        str(_require(doc, w, keys, "source")), str(w.get("note", ""))))
         recorded[str(service)] = tuple(rows)
     whatifs = {}
-    for name, spec in (data.get("whatif") or {}).items():
+    for name, spec in _mapping(doc, ("whatif",), data.get("whatif")).items():
         keys = ("whatif", name)
-        if not isinstance(spec, dict):
-            raise _error(doc, keys, "a what-if is a mapping")
         _only(doc, keys, spec, {"description", "remove_actions", "set", "check"})
+        removed = spec.get("remove_actions") or []
+        if not isinstance(removed, list):
+            raise _error(doc, (*keys, "remove_actions"), "remove_actions is a list of action ids")
         whatifs[str(name)] = WhatIf(
             name=str(name),
             description=str(_require(doc, spec, keys, "description")),
-            remove_actions=tuple(str(a) for a in spec.get("remove_actions") or ()),
-            set_parameters=dict(spec.get("set") or {}),
+            remove_actions=tuple(str(a) for a in removed),
+            set_parameters=dict(_mapping(doc, (*keys, "set"), spec.get("set"))),
             check=_check(doc, (*keys, "check"), spec.get("check")),
         )
     parameters = []
-    for i, entry in enumerate(data.get("parameters") or ()):
+    listed = data.get("parameters") or []
+    if not isinstance(listed, list):
+        raise _error(doc, ("parameters",), "`parameters` is a list of {at, value, kind, why}")
+    for i, entry in enumerate(listed):
         keys = ("parameters", i)
         _only(doc, keys, entry, {"at", "value", "kind", "why"})
         kind = _require(doc, entry, keys, "kind")
-        if kind not in ("published", "chosen", "fitted"):
+        if not isinstance(kind, str) or kind not in ("published", "chosen", "fitted"):
             raise _error(doc, (*keys, "kind"), f"unknown parameter kind '{kind}'",
                          hint="published, chosen or fitted")
         parameters.append(Parameter(str(_require(doc, entry, keys, "at")),
@@ -197,7 +202,7 @@ def read_incident(path: Path) -> Incident:
     return Incident(
         id=Path(doc.path).name.removesuffix(".yaml"),
         title=str(_require(doc, data, (), "title")),
-        sources=tuple(str(s) for s in data.get("sources") or ()),
+        sources=tuple(str(s) for s in (data.get("sources") or ()) if isinstance(s, str)),
         start=start,
         model_path=base / str(_require(doc, data, (), "model")),
         scenario_path=base / str(_require(doc, data, (), "scenario")),
@@ -207,6 +212,15 @@ def read_incident(path: Path) -> Incident:
         mechanisms=_mechanisms(doc, data.get("mechanisms") or {}),
         parameters=tuple(parameters),
     )
+
+
+def _mapping(doc: Document, keys: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """`value` as a mapping (None is empty); anything else is a located error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _error(doc, keys, f"`{keys[-1]}` is a mapping")
+    return value
 
 
 def _only(doc: Document, keys: tuple[Any, ...], spec: Any, allowed: set[str]) -> None:
@@ -243,14 +257,22 @@ def _mechanisms(doc: Document, spec: Any) -> dict[str, Any]:
     """Check the `mechanisms:` block (kinds and keys; numbers must be numbers)."""
     _only(doc, ("mechanisms",), spec, set(_MECHANISM_KEYS))
     for kind, per_component in spec.items():
-        _only(doc, ("mechanisms", kind), per_component, set(per_component or {}))
-        for component, params in per_component.items():
+        for component, params in _mapping(doc, ("mechanisms", kind), per_component).items():
             keys = ("mechanisms", kind, component)
             _only(doc, keys, params, _MECHANISM_KEYS[kind])
             for key, value in params.items():
                 numeric = key not in ("via", "launcher", "hosts", "serving")
                 if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
                     raise _error(doc, (*keys, key), f"'{key}' must be a number")
+                if not numeric and not isinstance(value, str):
+                    raise _error(doc, (*keys, key), f"'{key}' names a component")
+            if kind == "latch" and "after_s" not in params:
+                raise _error(doc, keys, "missing key 'after_s'")
+            if kind == "propagation":
+                for key in ("rate", "drain_rps", "tolerance_s"):
+                    _require(doc, params, keys, key)
+                if params["drain_rps"] <= 0 or params.get("fleet", 1) <= 0:
+                    raise _error(doc, keys, "drain_rps and fleet must be above zero")
     return spec
 
 
