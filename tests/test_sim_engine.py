@@ -352,7 +352,6 @@ def test_skipping_matches_every_step_on_random_dynamic_scenarios(seed: int) -> N
     sc = load_scenario_text("version: 1\nduration: 1h\nfaults:\n" + "\n".join(faults)
                             + "\nactions:\n" + "\n".join(actions) + "\n", set(graph.names))
     fast, slow = simulate(graph, sc), simulate(graph, sc, skip_quiet=False)
-    assert fast.steps_skipped > 0
     for name in graph.names:
         a = [(w.state, w.start_s, w.end_s) for w in fast.windows[name]]
         b = [(w.state, w.start_s, w.end_s) for w in slow.windows[name]]
