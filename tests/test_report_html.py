@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from html import escape as html_escape
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aftershock.analysis.structure import all_single_points_of_failure, blast_radius
 from aftershock.cli.app import load_graph
@@ -255,3 +258,43 @@ def test_the_replay_engine_output_shows_recorded_beside_simulated() -> None:
     page = render_html(bundle)
     assert f"reproduces {raw['reproduced']} of the {raw['recorded']} recorded windows" in page
     assert "Replay against the record" in page and 'id="gantt"' in page
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=True) | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["windows", "recorded", "series", "loss", "summary", "targets", "kind",
+                         "start", "end", "state", "t_s", "goodput", "contributors", "mitigations",
+                         "outcomes", "policy", "counts", "spofs", "top_event", "probability", "a",
+                         "violations", "top_blast_radius", "targets_down", "cycles", "cut_sets",
+                         "failed", "down", "degraded", "name", "share", "expected_loss", "baseline",
+                         "loss_removed", "loss_removed_ci95", "rank", "matches", "service",
+                         "loss_histogram", "loss_exceedance", "edges", "counts", "notes", "mean"]),
+        children,
+        max_size=5,
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 60)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["windows", "recorded", "series", "loss", "summary", "kind",
+                                        "targets", "outcomes", "mitigations", "counts", "spofs",
+                                        "top_blast_radius", "cycles", "policy", "failed", "down",
+                                        "degraded", "top_event", "probability", "cut_sets",
+                                        "contributors", "loss_histogram", "x"]), JSON, max_size=6))
+def test_any_json_object_renders_or_fails_cleanly(result: dict) -> None:
+    """Whatever a result holds, the page renders (sections it cannot read are skipped or shown raw)."""
+    try:
+        bundle = build_bundle([result])
+    except AftershockError:
+        return
+    page = render_html(bundle)
+    assert report_markdown(bundle).startswith("# ")
+    assert page.count("<script") == 1 + len(ASSETS) + 1
+    data = build_bundle([result])["results"][0]["data"]
+    if detect_kind(result) in ("simulation", "replay"):
+        for ws in data["windows"].values():
+            assert all(isinstance(w["end"], int | float | str) for w in ws)

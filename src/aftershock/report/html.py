@@ -234,6 +234,10 @@ def build_bundle(
         data = _plain(r)
         if kind == "replay" and isinstance(data.get("windows"), list):
             data = replay_windows(data)
+        if kind in ("simulation", "replay"):
+            data = _clean_timeline(data)
+        if not conforms(kind, data):
+            kind = "unknown"  # shown as a table of its fields rather than misread
         results_out.append({"kind": kind, "data": data})
     results_out.sort(key=lambda r: _kind_rank(r["kind"]))
     model = view["model"] if view else next((r["data"].get("model") for r in results_out
@@ -256,13 +260,16 @@ def replay_windows(replay: Mapping[str, Any]) -> dict[str, Any]:
     simulated: dict[str, list[dict[str, Any]]] = {}
     recorded: dict[str, list[dict[str, Any]]] = {}
     end_of_run = None
-    summary = (replay.get("simulation") or {}).get("summary") or {}
+    sim_part = replay.get("simulation") if isinstance(replay.get("simulation"), Mapping) else {}
+    summary = sim_part.get("summary") if isinstance(sim_part.get("summary"), Mapping) else {}
     if isinstance(summary.get("duration_s"), int | float):
         end_of_run = summary["duration_s"]
     for m in replay.get("windows") or []:
+        if not isinstance(m, Mapping):
+            continue
         service = str(m.get("service"))
         sim, rec = m.get("simulated"), m.get("recorded")
-        sim_clock, rec_clock = m.get("simulated_clock") or [None, None], m.get("recorded_clock") or [None, None]
+        sim_clock, rec_clock = _pair(m.get("simulated_clock")), _pair(m.get("recorded_clock"))
         if isinstance(sim, Mapping) and isinstance(sim.get("start_s"), int | float):
             end = sim.get("end_s")
             simulated.setdefault(service, []).append({
@@ -272,15 +279,109 @@ def replay_windows(replay: Mapping[str, Any]) -> dict[str, Any]:
             recorded.setdefault(service, []).append({
                 "state": "down", "start": rec["start_s"], "end": rec.get("end_s"),
                 "start_time": rec_clock[0], "end_time": rec_clock[1], "source": rec.get("source")})
-    out["matches"] = replay.get("windows")
+    out["matches"] = [m for m in replay.get("windows") or [] if isinstance(m, Mapping)]
     out["windows"] = simulated
     out["recorded"] = recorded
     out["reproduced_windows"], out["recorded_windows"] = replay.get("reproduced"), replay.get("recorded")
-    sim_part = replay.get("simulation")
-    if isinstance(sim_part, Mapping):
+    if sim_part:
         out.setdefault("summary", sim_part.get("summary"))
         out.setdefault("loss", sim_part.get("loss"))
     return out
+
+
+def _pair(value: Any) -> list[Any]:
+    return list(value[:2]) if isinstance(value, list) and len(value) >= 2 else [None, None]
+
+
+def _is_list_of(value: Any, kind: type | tuple[type, ...]) -> bool:
+    return isinstance(value, list) and all(isinstance(v, kind) for v in value)
+
+
+def _optional(data: Mapping[str, Any], key: str, test: Any) -> bool:
+    return key not in data or data[key] is None or test(data[key])
+
+
+def conforms(kind: str, data: Mapping[str, Any]) -> bool:
+    """Whether a result has the shape its dedicated view reads (else it is shown field by field)."""
+    mapping, text = Mapping, (str, int, float)
+    if kind == "check":
+        return (
+            isinstance(data.get("counts"), mapping)
+            and _is_list_of(data.get("outcomes"), mapping)
+            and all(_is_list_of(o.get("violations", []), mapping) for o in data["outcomes"])
+        )
+    if kind in ("simulation", "replay"):
+        return (_optional(data, "summary", lambda v: isinstance(v, mapping))
+                and _optional(data, "loss", lambda v: isinstance(v, mapping))
+                and _optional(data, "matches", lambda v: _is_list_of(v, mapping)))
+    if kind == "risk":
+        return (_optional(data, "targets", lambda v: isinstance(v, mapping))
+                and _optional(data, "contributors", lambda v: _is_list_of(v, mapping))
+                and _optional(data, "notes", lambda v: isinstance(v, list)))
+    if kind == "whatif":
+        key = "mitigations" if "mitigations" in data else "ranked"
+        return _is_list_of(data.get(key), mapping) and _optional(
+            data, "baseline", lambda v: isinstance(v, mapping))
+    if kind == "faulttree":
+        return (_optional(data, "cut_sets", lambda v: isinstance(v, list))
+                and _optional(data, "approximations", lambda v: isinstance(v, mapping)))
+    if kind == "analysis":
+        return (isinstance(data.get("spofs"), mapping)
+                and _optional(data, "cycles", lambda v: all(_is_list_of(c, text) for c in v)
+                              if isinstance(v, list) else False)
+                and _optional(data, "top_blast_radius", lambda v: _is_list_of(v, mapping)))
+    if kind == "blast":
+        return all(_is_list_of(data.get(k), text) for k in ("failed", "down", "degraded"))
+    if kind == "spof":
+        return isinstance(data.get("targets"), mapping) or _is_list_of(data.get("spofs"), text)
+    return True
+
+
+def _clean_timeline(data: dict[str, Any]) -> dict[str, Any]:
+    """Keep only well-formed windows and series, so the page's script can trust their shape."""
+    out = dict(data)
+    for key in ("windows", "recorded"):
+        raw = data.get(key)
+        if key == "recorded" and not isinstance(raw, Mapping):
+            out.pop(key, None)  # a count, as some results use the key, is not windows
+            continue
+        clean: dict[str, list[dict[str, Any]]] = {}
+        for name, ws in (raw.items() if isinstance(raw, Mapping) else []):
+            rows = [dict(w) for w in ws if isinstance(w, Mapping) and _is_time(w.get("start"))] \
+                if isinstance(ws, list) else []
+            for w in rows:
+                if not _is_time(w.get("end")):
+                    w["end"] = w["start"]
+            if rows:
+                clean[str(name)] = rows
+        out[key] = clean
+    series = data.get("series")
+    if series is not None:
+        clean_series: dict[str, Any] = {}
+        for key, value in (series.items() if isinstance(series, Mapping) else []):
+            if isinstance(value, list) and all(_is_number(v) for v in value):
+                clean_series[str(key)] = value
+            elif isinstance(value, Mapping):
+                lines = {str(n): v for n, v in value.items()
+                         if isinstance(v, list) and all(_is_number(x) for x in v)}
+                if lines:
+                    clean_series[str(key)] = lines
+        out["series"] = clean_series
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _is_time(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _kind_rank(kind: str) -> int:
@@ -467,7 +568,7 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = money
+    env.filters["money"] = lambda v: money(v) if _is_number(v) else cell(v)
     env.filters["num"] = _number
     env.filters["duration"] = duration_text
     env.globals["columns"] = columns
@@ -541,13 +642,19 @@ def _spof_rows(by_kind: Mapping[str, list[Any]], graph: Mapping[str, Any] | None
     """SPOFs per target: from an analysis or spof result, else from the graph."""
     revenue = {n["name"]: n["revenue_per_hour"] for n in (graph or {}).get("nodes", [])}
     table: dict[str, list[str]] = {}
+
+    def take(mapping: Any) -> None:
+        for target, spofs in (mapping.items() if isinstance(mapping, Mapping) else []):
+            if isinstance(spofs, list):
+                table[str(target)] = [str(x) for x in spofs if isinstance(x, str | int | float)]
+
     for a in by_kind.get("analysis", []):
-        table.update(a.get("spofs") or {})
+        take(a.get("spofs"))
     for s in by_kind.get("spof", []):
         if isinstance(s.get("targets"), Mapping):
-            table.update(s["targets"])
+            take(s["targets"])
         elif "target" in s:
-            table[s["target"]] = s.get("spofs") or []
+            take({s["target"]: s.get("spofs") or []})
     if not table and graph and graph.get("blast_included"):
         nodes = graph["nodes"]
         table = {n["name"]: [nodes[i]["name"] for i in n["spofs"]] for n in nodes if n["target"]}

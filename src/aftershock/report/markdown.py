@@ -34,32 +34,36 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def check_markdown(check: Mapping[str, Any]) -> str:
     """The verdict of `aftershock check` (its JSON form) as a PR comment."""
-    c = check["counts"]
-    verdict = "✅ passed" if check["passed"] else "❌ failed"
+    c = check.get("counts") or {}
+    verdict = "✅ passed" if check.get("passed") else "❌ failed"
     lines = [
-        f"## aftershock check {verdict}: {md(check['model'])}",
+        f"## aftershock check {verdict}: {md(check.get('model'))}",
         "",
-        f"{c['fail']} failing, {c['pass']} passing"
-        + (f", {c['known']} with violations already in the baseline" if check.get("baseline") else "")
-        + f" (policy `{md(check['policy'])}`).",
+        f"{md(c.get('fail', 0))} failing, {md(c.get('pass', 0))} passing"
+        + (f", {md(c.get('known', 0))} with violations already in the baseline"
+           if check.get("baseline") else "")
+        + f" (policy `{md(check.get('policy'))}`).",
         "",
     ]
     rows = []
-    for o in check["outcomes"]:
-        new = [md(v["subject"] or v["message"]) for v in o["violations"] if v["new"]]
-        known = [md(v["subject"] or v["message"]) for v in o["violations"] if not v["new"]]
-        what = md(o["detail"])
+    outcomes = check.get("outcomes") or []
+    for o in outcomes:
+        violations = o.get("violations") or []
+        new = [md(v.get("subject") or v.get("message")) for v in violations if v.get("new")]
+        known = [md(v.get("subject") or v.get("message")) for v in violations if not v.get("new")]
+        what = md(o.get("detail", ""))
         if new:
             what += "<br>" + ("new: " if check.get("baseline") else "") + ", ".join(new)
         if known:
             what += "<br>already there: " + ", ".join(known)
-        rows.append([md(o["name"]), md(o["target"]), STATUS[o["status"]], what])
+        status = STATUS.get(o.get("status"), md(o.get("status")))
+        rows.append([md(o.get("name")), md(o.get("target")), status, what])
     lines += _table(["rule", "target", "status", "detail"], rows)
-    failing = [o for o in check["outcomes"] if o["status"] == "fail"]
+    failing = [o for o in outcomes if o.get("status") == "fail"]
     if failing:
         lines += ["", "<details><summary>Why each new violation fails</summary>", ""]
         for o in failing:
-            lines += [f"- {md(v['message'])}" for v in o["violations"] if v["new"]]
+            lines += [f"- {md(v.get('message'))}" for v in o.get("violations") or [] if v.get("new")]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
@@ -78,9 +82,9 @@ def report_markdown(bundle: Mapping[str, Any]) -> str:
             lines += _table(
                 ["target", "count", "components whose failure alone takes it down"],
                 [[md(t), str(len(s)), ", ".join(md(x) for x in s) or "none"]
-                 for t, s in (data.get("spofs") or {}).items()],
+                 for t, s in (data.get("spofs") or {}).items() if isinstance(s, list)],
             )
-            cycles = data.get("cycles") or []
+            cycles = [c for c in data.get("cycles") or [] if isinstance(c, list)]
             lines += ["", f"Hard dependency cycles: {len(cycles) or 'none'}"]
             lines += [f"- {' ↔ '.join(md(m) for m in c)}" for c in cycles]
         elif kind in ("simulation", "replay"):
