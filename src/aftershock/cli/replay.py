@@ -141,6 +141,7 @@ def race(
         float | None, typer.Option(min=0.0, max=1.0, help="chance that an apply stalls")
     ] = None,
     show: Annotated[bool, typer.Option("--show/--no-show", help="print one run where it fired")] = True,
+    parameters: Annotated[bool, typer.Option(help="also print each parameter and why")] = False,
     incident: Annotated[str, typer.Option(help="incident whose race model to use")] = (
         "aws-us-east-1-2025-10"
     ),
@@ -152,13 +153,15 @@ def race(
     from aftershock.sim.incidents import load_race_parameters
     from aftershock.sim.race import GUARDS, estimate_race, simulate_race
 
-    params, _ = load_race_parameters(incident)
+    params, why = load_race_parameters(incident)
     if enactors is not None:
         if enactors < 1:
             raise typer.BadParameter("at least one Enactor", param_hint="--enactors")
         params = replace(params, enactors=enactors)
+        why["enactors"] = "set on the command line"
     if stall_probability is not None:
         params = replace(params, stall_probability=stall_probability)
+        why["stall_probability"] = "set on the command line"
     chosen = GUARDS if guard is GuardChoice.all else (guard.value,)
     estimates = [estimate_race(params, g, seeds) for g in chosen]
     example = None
@@ -175,10 +178,12 @@ def race(
             "trace": [vars(t) for t in _explaining_steps(example.trace)],
         },
     }
-    emit(result, fmt, lambda _: _print_race(estimates, example))
+    result["rationale"] = why
+    emit(result, fmt, lambda _: _print_race(estimates, example, why if parameters else None))
 
 
-def _print_race(estimates: list[RaceEstimate], example: RaceRun | None) -> None:
+def _print_race(estimates: list[RaceEstimate], example: RaceRun | None,
+                why: dict[str, str] | None) -> None:
     from rich.table import Table
 
     p = estimates[0].params
@@ -203,6 +208,18 @@ def _print_race(estimates: list[RaceEstimate], example: RaceRun | None) -> None:
         for t in _explaining_steps(example.trace):
             who = f"Enactor {t.enactor + 1}" if t.enactor is not None else "Planner"
             console.print(f"  {t.time_s:9.1f} s  {who}: {t.what} (plan {t.generation})")
+    if why is not None:
+        from dataclasses import asdict
+
+        from rich.markup import escape
+
+        ptable = Table(title="Parameters (AWS published the structure, not these numbers)",
+                       header_style="bold")
+        for col in ("parameter", "value", "why"):
+            ptable.add_column(col)
+        for name, value in asdict(p).items():
+            ptable.add_row(name, f"{value:g}", escape(why.get(name, "code default")))
+        console.print(ptable)
 
 
 def _explaining_steps(trace: list[TraceEvent]) -> list[TraceEvent]:
