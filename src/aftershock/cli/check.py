@@ -65,7 +65,8 @@ def print_check(result: CheckResult) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Policy {escape(result.policy)} on {escape(result.model)}", header_style="bold")
+    title = f"{result.policy_name} ({result.policy})" if result.policy_name else result.policy
+    table = Table(title=f"Policy {escape(title)} on {escape(result.model)}", header_style="bold")
     table.add_column("rule")
     table.add_column("target")
     table.add_column("status")

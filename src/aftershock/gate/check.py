@@ -85,6 +85,7 @@ class CheckResult:
     policy: str
     baseline: str | None
     outcomes: list[Outcome]
+    policy_name: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -105,6 +106,7 @@ class CheckResult:
             "kind": "check",
             "model": self.model,
             "policy": self.policy,
+            "policy_name": self.policy_name,
             "baseline": self.baseline,
             "passed": self.passed,
             "counts": self.counts,
@@ -139,6 +141,7 @@ def check_model(
         policy=policy.path,
         baseline=baseline.model.path if baseline is not None else None,
         outcomes=outcomes,
+        policy_name=policy.name,
     )
 
 

@@ -25,7 +25,8 @@ def junit_xml(result: CheckResult) -> str:
     suite = ET.SubElement(
         suites,
         "testsuite",
-        name=_text(f"aftershock check {result.model}"),
+        name=_text(f"aftershock check {result.model}"
+                   + (f": {result.policy_name}" if result.policy_name else "")),
         tests=str(len(result.outcomes)),
         failures=str(counts[FAIL]),
         errors="0",

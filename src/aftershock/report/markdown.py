@@ -42,7 +42,7 @@ def check_markdown(check: Mapping[str, Any]) -> str:
         f"{md(c.get('fail', 0))} failing, {md(c.get('pass', 0))} passing"
         + (f", {md(c.get('known', 0))} with violations already in the baseline"
            if check.get("baseline") else "")
-        + f" (policy `{md(check.get('policy'))}`).",
+        + f" (policy {md(check.get('policy_name') or '')} `{md(check.get('policy'))}`).".replace("  ", " "),
         "",
     ]
     rows = []
