@@ -26,6 +26,7 @@ from aftershock.risk.results import Contributor, RiskResult, TargetRisk
 from aftershock.risk.summary import ChunkResult, batches, chunk_sizes, run_batch
 
 BACKENDS = ("local", "dask")
+OUTAGES_PER_CHUNK = 400_000  # keeps a chunk's arrays to tens of MB whatever the model's size
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class RiskSettings:
     trials: int = 100_000
     horizon_s: float = SECONDS_PER_YEAR
     seed: int = 0
-    chunk_trials: int = 4096
+    chunk_trials: int = 4096  # at most; fewer for models with many outages per trial
     backend: str = "local"
     scheduler: str | None = None
     workers: int = 2
@@ -84,12 +85,25 @@ def make_plan(graph: CompiledGraph, settings: RiskSettings, stream_aliases: dict
     return plan_risk(graph, sources, chosen, settings.horizon_s, notes)
 
 
+def chunk_trials(plans: list[RiskPlan], settings: RiskSettings) -> int:
+    """Trials per chunk: `settings.chunk_trials`, fewer when a trial holds many outages.
+
+    A function of the models and settings only (never of the backend or the workers), so the
+    chunking, and with it every random stream, is the same wherever the run goes.
+    """
+    years = settings.horizon_s / SECONDS_PER_YEAR
+    per_trial = max(
+        sum(s.profile.rate_per_year for s in plan.sources[: plan.model_sources]) * years for plan in plans
+    )
+    return max(1, min(settings.chunk_trials, int(OUTAGES_PER_CHUNK / max(per_trial, 1.0))))
+
+
 def run_plans(
     plans: list[RiskPlan], settings: RiskSettings, progress: Callable[[int], None] | None = None
 ) -> ChunkResult:
     """Run every chunk of trials under every plan, on the chosen backend, merged in chunk order."""
     settings.check()
-    sizes = chunk_sizes(settings.trials, settings.chunk_trials)
+    sizes = chunk_sizes(settings.trials, chunk_trials(plans, settings))
     if settings.backend == "dask":
         from aftershock.risk.distributed import run_on_dask
 
@@ -154,7 +168,7 @@ def risk_result(plan: RiskPlan, summary: Any, settings: RiskSettings) -> RiskRes
         horizon_hours=horizon_h,
         seed=settings.seed,
         backend=settings.backend,
-        chunk_trials=settings.chunk_trials,
+        chunk_trials=chunk_trials([plan], settings),
         targets=targets,
         total_loss=summary.total_loss,
         contributors=contributors,
