@@ -120,3 +120,29 @@ def test_every_listed_parameter_is_the_value_in_the_files() -> None:
             value = incident.mechanisms[kind][component][key]
         assert str(value) == str(p.value), p.at
         assert p.kind in ("chosen", "fitted", "published") and len(p.why) > 30
+
+
+def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}.{k}")]
+    return [(path, value)]
+
+
+def test_every_number_in_the_model_is_listed_with_a_reason() -> None:
+    """No unpublished number hides in the model: each dynamics value and DNS TTL is listed."""
+    incident = load_incident("aws-us-east-1-2025-10")
+    listed = {p.at.split(" ", 1)[1] for p in incident.parameters if p.at.startswith("model ")}
+    model = read_document(incident.model_path).data["components"]
+    numbers = []
+    for name, component in model.items():
+        for key in ("capacity", "load", "lease", "backlog", "healthcheck", "ttl", "negative_ttl"):
+            if key in component:
+                numbers += _leaves(component[key], f"{name}.{key}")
+    missing = sorted(path for path, value in numbers if path not in listed and value not in model)
+    assert not missing, f"unlisted model parameters: {missing}"
+    for kind, per_component in incident.mechanisms.items():
+        for component, params in per_component.items():
+            for key, value in params.items():
+                if isinstance(value, int | float):
+                    at = f"mechanisms {kind}.{component}.{key}"
+                    assert any(p.at == at for p in incident.parameters), at
