@@ -52,7 +52,8 @@ def check_markdown(check: Mapping[str, Any]) -> str:
         new = [md(v.get("subject") or v.get("message")) for v in violations if v.get("new")]
         known = [md(v.get("subject") or v.get("message")) for v in violations if not v.get("new")]
         what = md(o.get("detail", ""))
-        if new:
+        if new and not check.get("baseline") and all(n in what for n in new):
+            new = []  # the detail already names them
             what += "<br>" + ("new: " if check.get("baseline") else "") + ", ".join(new)
         if known:
             what += "<br>already there: " + ", ".join(known)
