@@ -169,6 +169,26 @@ spec:
             - name: DB_PASSWORD
               valueFrom: {secretKeyRef: {name: db, key: password}}
 ---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: proxy-conf, namespace: shop}
+data:
+  nginx.conf: |
+    upstream api { server api.shop.svc.cluster.local:80; }
+    # docs at https://nginx.org:443/ and a typo'd host nosuchsvc:8080 are not edges
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: proxy, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: proxy}}
+    spec:
+      volumes: [{name: conf, configMap: {name: proxy-conf}}]
+      containers:
+        - {name: proxy, image: nginx, args: ["--metrics-addr=otel-collector.observability:9090",
+                                            "--orders-url=http://orders:8080"]}
+---
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: orders, namespace: shop}
@@ -226,6 +246,10 @@ def test_kubernetes_groups_zones_configmaps_external_names_and_ingress(tmp_path:
     collector = model.components["otel-collector.observability"]  # named as if imported
     assert collector.tags["role"] == "telemetry" and collector.tags["placeholder"] is True
     assert "otel-collector.observability" in api.uses
+    proxy = model.components["proxy.shop"]  # from a mounted config file and container arguments
+    assert set(proxy.requires) == {"api.shop", "orders.shop"}
+    assert proxy.uses == ["otel-collector.observability"]  # telemetry: soft
+    assert "nosuchsvc" not in model.components and "nginx.org" not in model.components
     assert "FAKE-K8S-SECRET-42" not in text
     assert any(s.why == "Secrets are never read" for s in result.skipped)
     # One zone down leaves the api up (replicas in the other zone); both zones down take it.

@@ -46,3 +46,21 @@ def kubernetes_service(host: str, namespace: str | None) -> tuple[str, str | Non
     if len(labels) == 2:
         return labels[0], labels[1]
     return labels[0], namespace if len(labels) == 1 else None
+
+
+_URL_IN_TEXT = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([a-z0-9][a-z0-9.-]*)", re.IGNORECASE)
+_HOST_PORT_IN_TEXT = re.compile(r"(?<![\w.-])([a-z][a-z0-9.-]*[a-z0-9]):\d{2,5}\b", re.IGNORECASE)
+
+
+def hosts_in_text(text: str) -> list[str]:
+    """Host names of every URL and `host:port` inside a configuration file's text."""
+    found = _URL_IN_TEXT.findall(text) + _HOST_PORT_IN_TEXT.findall(text)
+    return list(dict.fromkeys(h.lower().rstrip(".") for h in found if _HOST.match(h)))
+
+
+def hosts_in_argument(argument: str) -> list[str]:
+    """Host names in a command-line argument: `--cart-addr=cart:7070`, `http://x`, `x:80`."""
+    flag, sep, value = argument.partition("=")
+    if sep and flag.startswith("-"):
+        return hosts_in(flag.lstrip("-").replace("-", "_"), value)
+    return hosts_in("", argument)

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aftershock.importers.addresses import hosts_in, kubernetes_service
+from aftershock.importers.addresses import (
+    hosts_in,
+    hosts_in_argument,
+    hosts_in_text,
+    kubernetes_service,
+)
 from aftershock.importers.documents import read_text, read_yaml_documents
 from aftershock.importers.replicas import add_replicas
 from aftershock.importers.result import ImportResult, component_name, malformed, source_label
@@ -38,7 +43,9 @@ class _Workload:
     labels: dict[str, str]
     pod: dict[str, Any]
     replicas: int | None
-    env: list[tuple[str, str]] = field(default_factory=list)
+    env: list[tuple[str, str]] = field(default_factory=list)  # (variable, value)
+    arguments: list[str] = field(default_factory=list)  # container command and args
+    files: list[str] = field(default_factory=list)  # text of ConfigMaps mounted as volumes
 
 
 @dataclass
@@ -74,8 +81,16 @@ def import_kubernetes(paths: list[str | Path] | str | Path) -> ImportResult:
     for w in good:
         draft = result.components[_qualified(w.name, w.namespace)]
         for variable, value in w.env:
+            hard = not variable.upper().startswith("OTEL_")
             for host in hosts_in(variable, value):
-                _depend_on_host(result, w, draft, host, variable, cluster)
+                _depend_on_host(result, w, draft, host, f"env {variable}", hard, cluster)
+        for argument in w.arguments:
+            for host in hosts_in_argument(argument):
+                _depend_on_host(result, w, draft, host, "container argument", True, cluster)
+        for text in w.files:  # config files name many hosts: only Services of these manifests
+            for host in hosts_in_text(text):
+                if cluster.find(host, w.namespace) is not None:
+                    _depend_on_host(result, w, draft, host, "mounted ConfigMap", True, cluster)
     for s in services:
         if s.type in ("LoadBalancer", "NodePort"):
             entry = result.draft(_qualified(s.name, s.namespace), _source(s.path), kind="load_balancer")
@@ -235,6 +250,11 @@ def _add_workload(
             ref = (src or {}).get("configMapRef")
             if ref:
                 w.env.extend(configmaps.get((w.namespace, ref.get("name")), {}).items())
+        w.arguments += [str(a) for a in list(c.get("command") or []) + list(c.get("args") or [])]
+    for volume in w.pod.get("volumes") or []:
+        ref = (volume or {}).get("configMap") if isinstance(volume, dict) else None
+        if ref:
+            w.files.extend(configmaps.get((w.namespace, ref.get("name")), {}).values())
     if w.replicas is not None:
         add_replicas(result, draft, w.replicas, _source(w.doc.path), _zones(result, w))
     elif w.kind == "DaemonSet":
@@ -269,18 +289,18 @@ def _depend_on_host(
     w: _Workload,
     draft: Any,
     host: str,
-    variable: str,
+    evidence: str,
+    hard: bool,
     cluster: _Cluster,
 ) -> None:
     if host in ("localhost", "0.0.0.0") or host.replace(".", "").isdigit():
         return
-    hard = not variable.upper().startswith("OTEL_")
     service = cluster.find(host, w.namespace)
     if service is not None:
         if service.external_name:
             target = component_name(service.external_name)
             result.draft(target, _source(service.path), kind="external")
-            draft.depend(target, f"env {variable} (ExternalName {service.name})", hard=hard)
+            draft.depend(target, f"{evidence} (ExternalName {service.name})", hard=hard)
             return
         targets = cluster.selected(service)
         if not targets and (service.namespace, service.name) not in cluster.reported:
@@ -288,7 +308,7 @@ def _depend_on_host(
             result.skip(service.path, f"Service {service.name}",
                         "its selector matches no workload in these manifests", service.line)
         for target in targets:
-            draft.depend(target, f"env {variable} -> Service {service.name}", hard=hard)
+            draft.depend(target, f"{evidence} -> Service {service.name}", hard=hard)
         return
     labels = host.split(".")
     cluster_local = (len(labels) <= 2 and labels[-1] not in _PUBLIC_TLDS) or ".svc" in host
@@ -302,8 +322,8 @@ def _depend_on_host(
         node.placeholder = True
     if is_telemetry(name):
         node.tags["role"] = "telemetry"
-    draft.depend(name, f"env {variable}", hard=hard)
-    result.assume(f"'{name}' is named by `{variable}` of '{w.name}' but no manifest defines it: "
+    draft.depend(name, evidence, hard=hard)
+    result.assume(f"'{name}' is named by the {evidence} of '{w.name}' but no manifest defines it: "
                   f"added as a placeholder ({kind})")
 
 
