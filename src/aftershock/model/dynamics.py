@@ -124,7 +124,9 @@ class HealthCheck(_Strict):
 
     Every `interval`, targets in service whose check does not answer within `timeout` are removed
     (when `failover` is on) and removed targets that pass are returned; `max_removal` limits the
-    share of capacity removed per interval (a velocity limit); `check_rps` is the checker's own load.
+    share of capacity removed per interval (a velocity limit); `check_rps` is the checks' load on
+    the targets. When the checker is a component of its own (`checks:` names another) it does the
+    checking work too, and a failed check costs it `failed_check_cost` more than a passing one.
     """
 
     checks: str | None = None
@@ -133,3 +135,4 @@ class HealthCheck(_Strict):
     failover: bool = True
     max_removal: Annotated[float, Field(gt=0, le=1)] | None = None
     check_rps: Annotated[float, Field(ge=0)] = 0.0
+    failed_check_cost: Annotated[float, Field(ge=0)] = 1.0

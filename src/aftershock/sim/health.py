@@ -7,8 +7,10 @@ wait that the load puts on them; targets out of service carry no load and answer
 `failover` on, failing targets leave service and passing ones return; removing capacity loads the
 rest, whose checks then time out too, and the returned targets are overloaded again: the check
 loop flaps (AWS us-east-1 2025-10: NLB health checks and AZ DNS failover). `max_removal` caps the
-share of capacity removed per interval (AWS's velocity-limit fix); `check_rps` is the checkers' own
-load on the target. Disabling the automation (an operator action) returns all capacity.
+share of capacity removed per interval (AWS's velocity-limit fix); `check_rps` is the checks' load
+on the target. A checker that is a component of its own does the checking work too: a failed check
+costs it `failed_check_cost` more, so failures make the checker busier, its answers slower and more
+checks time out (the checker-load feedback). Disabling the automation returns all capacity.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class HealthChecks:
         self.enabled = np.array([h.failover for _, h in rows], dtype=bool)
         self.max_removal = np.array([h.max_removal or 1.0 for _, h in rows], dtype=float)
         self.check_rps = np.array([h.check_rps for _, h in rows], dtype=float)
+        self.failed_cost = np.array([h.failed_check_cost for _, h in rows], dtype=float)
+        self.separate = self.checkers != self.targets  # a checker doing the checking work itself
+        self.failing = np.zeros(len(rows))  # share of checks that failed at the last check
         self.in_service = np.ones(len(rows))
         self.next_check_s = self.interval_s.copy()
         self.last_change = np.zeros(len(rows))
@@ -51,9 +56,15 @@ class HealthChecks:
         """Take removed capacity out of service; add the checkers' own load."""
         np.multiply.at(st.capacity_factor, self.targets, self.in_service)
         np.add.at(st.extra_rps, self.targets, self.check_rps)
-        st.extra_timeout_s[self.targets] = np.minimum(st.extra_timeout_s[self.targets],
-                                                      np.where(self.check_rps > 0, self.timeout_s,
-                                                               np.inf))
+        checking = np.where(self.check_rps > 0, self.timeout_s, np.inf)
+        st.extra_timeout_s[self.targets] = np.minimum(st.extra_timeout_s[self.targets], checking)
+        if self.separate.any():
+            # Failed checks cost the checker more (retries, alarms, re-registration): the more
+            # checks fail, the busier and slower the checker, the more checks time out.
+            work = self.check_rps * (1.0 + self.failed_cost * self.failing) * self.separate
+            np.add.at(st.extra_rps, self.checkers, work)
+            st.extra_timeout_s[self.checkers] = np.minimum(st.extra_timeout_s[self.checkers],
+                                                           checking)
 
     def after_flow(self, st: State, step: Step) -> None:
         """At each check time, move targets in and out of service by what their checks saw."""
@@ -63,6 +74,7 @@ class HealthChecks:
         pass_in, pass_out = self._passing(st)
         self.seen = np.where(due, pass_in + 2 * pass_out, self.seen)
         h = self.in_service
+        self.failing = np.where(due, 1.0 - (h * pass_in + (1.0 - h) * pass_out), self.failing)
         wanted = h * pass_in + (1.0 - h) * pass_out
         wanted = np.maximum(wanted, h - self.max_removal)
         new = np.where(self.enabled, wanted, 1.0)
@@ -76,11 +88,13 @@ class HealthChecks:
 
     def _passing(self, st: State) -> tuple[np.ndarray, np.ndarray]:
         """Share of checks passing on targets in service (loaded) and out of it (idle)."""
-        x = self.targets
+        x, c = self.targets, self.checkers
         works = st.deps_ok[x] * st.own_up[x]
-        answer_loaded = st.wait_s[x] + st.service_latency_s[x]
+        checker_delay = np.where(self.separate, st.wait_s[c] + st.service_latency_s[c], 0.0)
+        answer_loaded = st.wait_s[x] + st.service_latency_s[x] + checker_delay
+        answer_idle = st.service_latency_s[x] + checker_delay
         pass_in = works * ramp(self.timeout_s - answer_loaded, 0.1 * self.timeout_s)
-        pass_out = works * ramp(self.timeout_s - st.service_latency_s[x], 0.1 * self.timeout_s)
+        pass_out = works * ramp(self.timeout_s - answer_idle, 0.1 * self.timeout_s)
         return pass_in, pass_out
 
     def fast_forward(self, t_s: float, steps: int, dt_s: float) -> None:
