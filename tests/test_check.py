@@ -226,6 +226,8 @@ def test_markdown_escapes_names() -> None:
     text = check_markdown(check_model(graph, load_policy_text("rules: [{rule: no_spof}]")).to_dict())
     assert "<img" not in text and "&lt;img" in text
     assert "x\\|" in text  # a pipe cannot break the table
+    row = next(line for line in text.splitlines() if line.startswith("| no\\_spof"))
+    assert "single point(s) of failure<br>x\\|&lt;img" in row  # the SPOF is named in the row
     assert "❌" in text
 
 

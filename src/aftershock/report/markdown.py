@@ -54,6 +54,7 @@ def check_markdown(check: Mapping[str, Any]) -> str:
         what = md(o.get("detail", ""))
         if new and not check.get("baseline") and all(n in what for n in new):
             new = []  # the detail already names them
+        if new:
             what += "<br>" + ("new: " if check.get("baseline") else "") + ", ".join(new)
         if known:
             what += "<br>already there: " + ", ".join(known)
