@@ -352,12 +352,12 @@ def failover_windows(plan: RiskPlan, seg: Segments) -> Outages:
     return Outages.concat(parts)
 
 
-def propagate_through_time(plan: RiskPlan, outages: Outages, trials: int) -> Segments:
-    """Segments and states of a chunk's trials, failover windows included."""
+def with_failover_windows(plan: RiskPlan, outages: Outages, trials: int) -> Outages:
+    """The outages plus the failover windows they cause."""
     if not plan.failover:
-        return evaluate_segments(plan, outages, trials)
+        return outages
     # The windows depend only on the group members' states: find them from the outages that can
-    # reach a member (a pass per level of nested groups), then evaluate everything once.
+    # reach a member (a pass per level of nested groups).
     near = outages.subset(plan.reaches_failover[outages.source])
     windows = Outages.concat([])
     for _ in range(len(plan.failover) + 1):
@@ -365,17 +365,36 @@ def propagate_through_time(plan: RiskPlan, outages: Outages, trials: int) -> Seg
         if len(found.trial) == len(windows.trial):
             break  # windows only ever grow between passes: same count, same windows
         windows = found
-    return evaluate_segments(plan, Outages.concat([outages, windows]), trials)
+    return Outages.concat([outages, windows])
+
+
+def split_isolated(plan: RiskPlan, outages: Outages) -> tuple[Outages, Outages]:
+    """(isolated, overlapping): an isolated outage overlaps or touches no other in its trial, so
+    the states while it lasts are those of its source alone, and no segments are needed."""
+    if len(outages.trial) == 0:
+        return outages, outages
+    span = round(plan.horizon_s * MS) + 1  # one trial's times never touch the next trial's
+    start = outages.trial * span + outages.start_ms
+    order = np.argsort(start)
+    end = np.maximum.accumulate((outages.trial * span + outages.end_ms)[order])
+    new = np.ones(len(order), bool)
+    new[1:] = start[order][1:] > end[:-1]  # starts after everything before it has ended
+    cluster = np.cumsum(new) - 1
+    alone = np.empty(len(order), bool)
+    alone[order] = np.bincount(cluster)[cluster] == 1
+    return outages.subset(alone), outages.subset(~alone)
 
 
 def simulate_chunk(plan: RiskPlan, seed: int, chunk: int, trials: int) -> TrialOutcomes:
     """Simulate `trials` years (horizons) of chunk number `chunk` of a run seeded with `seed`."""
-    outages = sample_outages(plan, seed, chunk, trials)
-    return trial_outcomes(plan, propagate_through_time(plan, outages, trials), trials)
+    outages = with_failover_windows(plan, sample_outages(plan, seed, chunk, trials), trials)
+    isolated, overlapping = split_isolated(plan, outages)
+    return trial_outcomes(plan, evaluate_segments(plan, overlapping, trials), trials, isolated)
 
 
-def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
-    """Per-trial downtime, degraded time, incidents, loss and loss by source, from the segments."""
+def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int, isolated: Outages | None = None) -> TrialOutcomes:
+    """Per-trial downtime, degraded time, incidents, loss and loss by source, from the segments
+    and from the isolated outages (each alone in its stretch of time: one incident at most)."""
     n_t, n_src = len(plan.targets), len(plan.sources)
     row_of = {int(c): r for r, c in enumerate(plan.watch)}
     down_h = np.zeros((trials, n_t))
@@ -422,6 +441,21 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
                                 minlength=trials * n_src)
         contributions += part
         by_target[j] = part.reshape(trials, n_src).sum(axis=0)
+    if isolated is not None and len(isolated.trial):
+        src, trial = isolated.source, isolated.trial
+        hours = (isolated.end_ms - isolated.start_ms) / (MS * 3600.0)
+        for j, col in enumerate(cols):
+            down = plan.alone_down[src, col]
+            degraded = plan.alone_degraded[src, col] & ~down
+            incidents[:, j] += np.bincount(trial[down], minlength=trials)
+            down_h[:, j] += np.bincount(trial[down], weights=hours[down], minlength=trials)
+            degraded_h[:, j] += np.bincount(trial[degraded], weights=hours[degraded], minlength=trials)
+            rev = plan.revenue_per_hour[j]
+            if rev == 0:
+                continue
+            loss = hours * rev * np.where(down, 1.0, np.where(degraded, plan.degraded_loss[j], 0.0))
+            contributions += np.bincount(trial * n_src + src, weights=loss, minlength=trials * n_src)
+            by_target[j] += np.bincount(src, weights=loss, minlength=n_src)
     loss = down_h * plan.revenue_per_hour + degraded_h * plan.revenue_per_hour * plan.degraded_loss
     return TrialOutcomes(
         down_hours=down_h,
@@ -430,6 +464,6 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int) -> TrialOutcomes:
         loss=loss,
         contributions=contributions.reshape(trials, n_src),
         contributions_by_target=by_target,
-        segments=len(seg.trial),
+        segments=len(seg.trial) + (len(isolated.trial) if isolated is not None else 0),
         multi_segments=int(_sorted_unique(seg.pair_segment).size),
     )
