@@ -111,6 +111,18 @@ def report_markdown(bundle: Mapping[str, Any]) -> str:
                              _money(loss.get("mean")), _money(loss.get("p99"))])
             lines += _table(["target", "downtime h (mean)", "downtime h (p99)", "loss (mean)",
                              "loss (p99)"], rows)
+        elif kind == "whatif":
+            lines += ["## What-if: mitigations ranked", ""]
+            ms = [m for m in data.get("mitigations") or data.get("ranked") or [] if isinstance(m, Mapping)]
+            lines += _table(
+                ["rank", "mitigation", "loss removed / year", "cost / year", "net benefit"],
+                [[md(m.get("rank", "-")), md(m.get("name", "")), _money(m.get("loss_removed")),
+                  _money(m.get("cost_per_year")), _money(m.get("net_benefit"))]
+                 for m in ms if m.get("evaluated", True)],
+            )
+        elif kind == "faulttree":
+            lines += [f"## Fault tree: {md(data.get('top_event'))}", "",
+                      f"P(top event) = {md(data.get('probability'))}"]
         else:
             lines += [f"## {md(kind)}", "", "See the HTML report for this result."]
     graph = bundle.get("graph")
