@@ -360,10 +360,13 @@ def with_failover_windows(plan: RiskPlan, outages: Outages, trials: int) -> Outa
     # reach a member (a pass per level of nested groups).
     near = outages.subset(plan.reaches_failover[outages.source])
     windows = Outages.concat([])
-    for _ in range(len(plan.failover) + 1):
+    nested = bool(plan.reaches_failover[plan.model_sources :].any())  # windows that cause windows
+    for _ in range(len(plan.failover) + 1 if nested else 1):
         found = failover_windows(plan, evaluate_segments(plan, Outages.concat([near, windows]), trials))
         if len(found.trial) == len(windows.trial):
             break  # windows only ever grow between passes: same count, same windows
+        windows = found
+    if not nested:
         windows = found
     return Outages.concat([outages, windows])
 
@@ -442,20 +445,19 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int, isolated: Outages
         contributions += part
         by_target[j] = part.reshape(trials, n_src).sum(axis=0)
     if isolated is not None and len(isolated.trial):
-        src, trial = isolated.source, isolated.trial
-        hours = (isolated.end_ms - isolated.start_ms) / (MS * 3600.0)
-        for j, col in enumerate(cols):
-            down = plan.alone_down[src, col]
-            degraded = plan.alone_degraded[src, col] & ~down
-            incidents[:, j] += np.bincount(trial[down], minlength=trials)
-            down_h[:, j] += np.bincount(trial[down], weights=hours[down], minlength=trials)
-            degraded_h[:, j] += np.bincount(trial[degraded], weights=hours[degraded], minlength=trials)
-            rev = plan.revenue_per_hour[j]
-            if rev == 0:
-                continue
-            loss = hours * rev * np.where(down, 1.0, np.where(degraded, plan.degraded_loss[j], 0.0))
-            contributions += np.bincount(trial * n_src + src, weights=loss, minlength=trials * n_src)
-            by_target[j] += np.bincount(src, weights=loss, minlength=n_src)
+        # Hours and counts per (trial, source), then the single-source table does the rest.
+        key = isolated.trial * n_src + isolated.source
+        hours = np.bincount(key, weights=(isolated.end_ms - isolated.start_ms) / (MS * 3600.0),
+                            minlength=trials * n_src).reshape(trials, n_src)
+        count = np.bincount(key, minlength=trials * n_src).reshape(trials, n_src).astype(float)
+        down = plan.alone_down[:, cols].astype(float)  # (sources, targets)
+        degraded = (plan.alone_degraded[:, cols] & ~plan.alone_down[:, cols]).astype(float)
+        down_h += hours @ down
+        degraded_h += hours @ degraded
+        incidents += np.rint(count @ down).astype(np.int64)
+        weight = (down + degraded * plan.degraded_loss) * plan.revenue_per_hour  # loss per hour
+        contributions += (hours * weight.sum(axis=1)).ravel()
+        by_target += (hours.sum(axis=0)[:, None] * weight).T
     loss = down_h * plan.revenue_per_hour + degraded_h * plan.revenue_per_hour * plan.degraded_loss
     return TrialOutcomes(
         down_hours=down_h,
