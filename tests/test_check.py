@@ -296,3 +296,26 @@ def test_a_long_serial_chain_is_no_harder_than_a_short_one() -> None:
                                for i in range(1, 60)] + ["  c0: {unavailability: 0.001}"]
     graph = graph_of("\n".join(lines) + "\n")
     assert enumerated_unavailability(graph, "c59") == pytest.approx(1 - 0.999**60, rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_bdd_and_the_enumeration_agree(data) -> None:
+    """min_availability uses the fault-tree BDD; the kernel's enumeration must give the same."""
+    from aftershock.gate.availability import target_unavailability
+
+    n = data.draw(st.integers(3, 8))
+    lines = ["components:"]
+    for i in range(n):
+        others = [f"c{j}" for j in range(n) if j != i]
+        deps = data.draw(st.lists(st.sampled_from(others), max_size=2, unique=True))  # cycles too
+        p = data.draw(st.sampled_from([0.0, 0.02, 0.2]))
+        if len(deps) == 2 and data.draw(st.booleans()):
+            lines.append(f"  c{i}: {{any_of: [{', '.join(deps)}], unavailability: {p}}}")
+        else:
+            lines.append(f"  c{i}: {{requires: [{', '.join(deps)}], unavailability: {p}}}")
+    graph = graph_of("\n".join(lines) + "\n")
+    estimate = target_unavailability(graph, "c0")
+    assert estimate.method.startswith("exact: BDD")
+    assert estimate.unavailability == pytest.approx(enumerated_unavailability(graph, "c0"),
+                                                    rel=1e-9, abs=1e-15)

@@ -1,9 +1,11 @@
 """Steady-state unavailability of one target, for the `min_availability` rule.
 
-The exact answer comes from the fault-tree engine (`aftershock.analysis.faulttree`) when it
-exposes one. Until then, and as a cross-check, `enumerated_unavailability` computes the same number
-exactly through the bit-parallel propagation kernel, so it agrees with the static semantics by
-construction. Basic events are assumed independent.
+`target_unavailability` asks the fault-tree engine: the target's fault tree
+(`analysis.fault_tree_compile.fault_tree_of`, cycles unrolled to the least fixpoint) compiled to a
+BDD (`analysis.faulttree.FaultTreeBDD`), whose probability is exact. `enumerated_unavailability`
+computes the same number a second, independent way, through the bit-parallel propagation kernel
+(so it agrees with the static semantics by construction); the tests hold the two to each other.
+Basic events are assumed independent.
 
 Single points of failure are factored out first: the target is up only if every SPOF is up, so
 P(up) = prod(1 - p_spof) x P(up | every SPOF up), and only the other basic events (typically the
@@ -34,14 +36,25 @@ class Estimate:
 
 
 def target_unavailability(graph: CompiledGraph, target: str) -> Estimate:
-    """P(`target` is down), exactly; ValueError when data is missing or the target is too large."""
+    """P(`target` is down), exactly; ValueError when failure data is missing."""
+    _require_data(graph, target)
     try:
-        from aftershock.analysis import faulttree  # landed independently of this module
-    except ImportError:
-        faulttree = None
-    if faulttree is not None and hasattr(faulttree, "top_event_probability"):
-        return Estimate(float(faulttree.top_event_probability(graph, target)), "fault tree (BDD)")
-    return Estimate(enumerated_unavailability(graph, target), "exact: SPOFs factored, rest enumerated")
+        from aftershock.analysis.fault_tree_compile import fault_tree_of
+        from aftershock.analysis.faulttree import FaultTreeBDD
+    except ImportError:  # an engine without the fault-tree modules
+        return Estimate(enumerated_unavailability(graph, target), "exact: SPOFs factored, enumerated")
+    tree = fault_tree_of(graph, target, require_probabilities=True)
+    return Estimate(FaultTreeBDD.build(tree).probability(), "exact: BDD of the fault tree")
+
+
+def _require_data(graph: CompiledGraph, target: str) -> None:
+    events = basic_events_below(graph, target)
+    unknown = [graph.names[i] for i in events[np.isnan(graph.unavailability[events])]]
+    if unknown:
+        raise ValueError(
+            f"{len(unknown)} component(s) below it have no failure data: {', '.join(unknown[:5])}"
+            + (" ..." if len(unknown) > 5 else "")
+        )
 
 
 def basic_events_below(graph: CompiledGraph, target: str) -> np.ndarray:
@@ -52,14 +65,8 @@ def basic_events_below(graph: CompiledGraph, target: str) -> np.ndarray:
 
 def enumerated_unavailability(graph: CompiledGraph, target: str, factor_spofs: bool = True) -> float:
     """Exact P(target down): SPOFs factored out, the other basic events enumerated."""
+    _require_data(graph, target)
     events = basic_events_below(graph, target)
-    p_all = graph.unavailability[events]
-    unknown = [graph.names[i] for i in events[np.isnan(p_all)]]
-    if unknown:
-        raise ValueError(
-            f"{len(unknown)} component(s) below it have no failure data: {', '.join(unknown[:5])}"
-            + (" ..." if len(unknown) > 5 else "")
-        )
     t = graph.index[target]
     serial = np.zeros(graph.n, dtype=bool)
     if factor_spofs:
