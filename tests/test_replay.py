@@ -57,6 +57,13 @@ def test_replay_mechanisms_show_in_the_run(as_recorded: ReplayResult) -> None:
 
 
 @pytest.mark.slow
+def test_without_the_trigger_nothing_fails_by_itself() -> None:
+    result = replay(INCIDENT, "dns-guard")
+    assert result.whatif is not None and result.whatif.holds is True
+    assert result.simulated == {}
+
+
+@pytest.mark.slow
 def test_without_the_throttle_and_restart_dwfm_never_recovers() -> None:
     result = replay(INCIDENT, "no-throttle")
     assert result.whatif is not None and result.whatif.holds is True
