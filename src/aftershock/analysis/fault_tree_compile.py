@@ -152,12 +152,26 @@ class _Builder:
         return Arg("gate", name)
 
     def _vote(self, name: str, args: list[Arg], need: int) -> Arg:
-        args = list(dict.fromkeys(args))
-        need = min(need, len(args))
-        if len(args) == 1:
-            return args[0]
-        kind = "or" if need == 1 else "and" if need == len(args) else "atleast"
-        self.gates[name] = Gate(name, kind, tuple(args), need if kind == "atleast" else None)
+        """Gate: at least `need` of `args` down. A dependency reached twice (a member that is an
+        alias of another) counts twice in a vote, so duplicates are kept there, each copy behind
+        its own pass-through gate (MEF tools refuse repeated inputs)."""
+        if need == 1 or need == len(args):
+            unique = list(dict.fromkeys(args))
+            if len(unique) == 1:
+                return unique[0]
+            kind = "or" if need == 1 else "and"
+            self.gates[name] = Gate(name, kind, tuple(unique))
+            return Arg("gate", name)
+        seen: set[Arg] = set()
+        inputs = []
+        for j, a in enumerate(args):
+            if a in seen:
+                copy = f"{name}-copy{j}"
+                self.gates[copy] = Gate(copy, "null", (a,))
+                a = Arg("gate", copy)
+            seen.add(a)
+            inputs.append(a)
+        self.gates[name] = Gate(name, "atleast", tuple(inputs), need)
         return Arg("gate", name)
 
     def unroll_cycle(self, scc: list[int]) -> None:

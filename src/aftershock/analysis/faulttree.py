@@ -282,19 +282,21 @@ class FaultTreeBDD:
         limit = len(self.events) if max_order is None else max(0, int(max_order))
         zbdd = _Zbdd(max_nodes=max(1000, max_memory // _ZBDD_NODE_BYTES))
         var, high, low = self.var.tolist(), self.high.tolist(), self.low.tolist()
-        memo: dict[tuple[int, int], int] = {}
+        memo: dict[int, int] = {}
+        without, make = zbdd.without, zbdd.node
+        stride = limit + 2
 
         def minsol(edge: int, k: int) -> int:
             if edge <= 1:
                 return 1 - edge  # TRUE -> {{}} (1), FALSE -> {} (0)
-            key = (edge, k)
+            key = edge * stride + k
             hit = memo.get(key)
             if hit is not None:
                 return hit
             node, neg = edge >> 1, edge & 1
             lo = minsol(low[node] ^ neg, k)
-            hi = zbdd.without(minsol(high[node] ^ neg, k - 1), lo) if k > 0 else 0
-            result = zbdd.node(var[node], hi, lo)
+            hi = without(minsol(high[node] ^ neg, k - 1), lo) if k > 0 else 0
+            result = make(var[node], hi, lo)
             memo[key] = result
             return result
 
@@ -628,46 +630,56 @@ class _Zbdd:
         self.has_empty: list[bool] = [False, True]
         self.max_nodes = max_nodes
 
-    def node(self, v: int, hi: int, lo: int) -> int:
-        """The node {v} x hi + lo, zero-suppressed and shared."""
-        if hi == 0:
-            return lo
-        key = (v, hi, lo)
-        found = self.unique.get(key)
-        if found is not None:
-            return found
-        if len(self.var) >= self.max_nodes:
-            raise MemoryError
-        i = len(self.var)
-        self.var.append(v)
-        self.hi.append(hi)
-        self.lo.append(lo)
-        self.has_empty.append(self.has_empty[lo])
-        self.unique[key] = i
-        return i
+        self.node, self.without = self._operations()
 
-    def without(self, p: int, q: int) -> int:
-        """Sets of p that contain no set of q (Rauzy's subsumption removal)."""
-        if q == 0 or p == 0:
-            return p
-        if p == q or q == 1:
-            return 0
-        if p == 1:
-            return 0 if self.has_empty[q] else 1
-        key = (p, q)
-        hit = self.without_memo.get(key)
-        if hit is not None:
-            return hit
-        vp, vq = self.var[p], self.var[q]
-        if vp < vq:
-            r = self.node(vp, self.without(self.hi[p], q), self.without(self.lo[p], q))
-        elif vp > vq:
-            r = self.without(p, self.lo[q])
-        else:
-            hi = self.without(self.without(self.hi[p], self.hi[q]), self.lo[q])
-            r = self.node(vp, hi, self.without(self.lo[p], self.lo[q]))
-        self.without_memo[key] = r
-        return r
+    def _operations(self):
+        """`node` and `without` as closures over the node lists (the hot loop of cut sets)."""
+        var, hi_, lo_, has_empty = self.var, self.hi, self.lo, self.has_empty
+        unique, memo, max_nodes = self.unique, self.without_memo, self.max_nodes
+        shift = 1 << 32
+
+        def node(v: int, hi: int, lo: int) -> int:
+            """The node {v} x hi + lo, zero-suppressed and shared."""
+            if hi == 0:
+                return lo
+            key = (v, hi, lo)
+            found = unique.get(key)
+            if found is not None:
+                return found
+            i = len(var)
+            if i >= max_nodes:
+                raise MemoryError
+            var.append(v)
+            hi_.append(hi)
+            lo_.append(lo)
+            has_empty.append(has_empty[lo])
+            unique[key] = i
+            return i
+
+        def without(p: int, q: int) -> int:
+            """Sets of p that contain no set of q (Rauzy's subsumption removal)."""
+            if p <= 1:
+                return 0 if p == 0 or has_empty[q] else 1
+            vp = var[p]
+            while var[q] < vp:  # sets of q holding a variable p never has cannot be inside p's
+                q = lo_[q]
+            if q <= 1:
+                return p if q == 0 else 0
+            if p == q:
+                return 0
+            key = p * shift + q
+            hit = memo.get(key)
+            if hit is not None:
+                return hit
+            if vp < var[q]:
+                r = node(vp, without(hi_[p], q), without(lo_[p], q))
+            else:
+                qlo = lo_[q]
+                r = node(vp, without(without(hi_[p], hi_[q]), qlo), without(lo_[p], qlo))
+            memo[key] = r
+            return r
+
+        return node, without
 
     def count(self, root: int) -> int:
         """Number of sets under root, exactly."""
