@@ -383,3 +383,17 @@ def test_checker_load_feedback_can_outlast_the_trigger(cost: float, sticks: bool
     result = simulate(graph, sc)
     assert (not result.summary["recovered"]) is sticks
     assert ("lb" in result.summary["down_at_end"]) is sticks
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ("lease: {hosts: 10, lifetime: 1m, work_timeout: 10s}", "lease holder needs `capacity:`"),
+    ("healthcheck: {interval: 5s}", "need `capacity:` there to remove"),
+])
+def test_mechanisms_without_capacity_are_located_model_errors(block: str, message: str) -> None:
+    from aftershock.errors import ModelError
+
+    graph = compile_model(load_model_text(f"version: 1\ncomponents:\n  a: {{{block}}}\n",
+                                          "m.yaml"))
+    with pytest.raises(ModelError) as err:
+        Simulation(graph, load_scenario_text("version: 1\nduration: 1m\n", set(graph.names)))
+    assert message in err.value.message and err.value.line == 3 and err.value.component == "a"

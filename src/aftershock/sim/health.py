@@ -33,6 +33,12 @@ class HealthChecks:
         self.checkers = np.array([i for i, _ in rows], dtype=np.int64)
         self.targets = np.array([graph.index[h.checks] if h.checks else i for i, h in rows],
                                 dtype=np.int64)
+        for (i, _), x in zip(rows, self.targets, strict=True):
+            if graph.components[x].capacity is None:
+                raise graph.model.error(
+                    f"health checks on '{graph.names[x]}' need `capacity:` there to remove",
+                    graph.names[i], ("healthcheck",),
+                    hint="give the checked component capacity: {rps: ...}")
         self.interval_s = np.array([h.interval for _, h in rows], dtype=float)
         self.timeout_s = np.array([h.timeout for _, h in rows], dtype=float)
         self.enabled = np.array([h.failover for _, h in rows], dtype=bool)

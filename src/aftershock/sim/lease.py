@@ -28,6 +28,12 @@ class Leases:
 
     def __init__(self, graph: CompiledGraph) -> None:
         rows = [(i, c.lease) for i, c in enumerate(graph.components) if c.lease is not None]
+        for i, _ in rows:
+            if graph.components[i].capacity is None:
+                raise graph.model.error(
+                    "a lease holder needs `capacity:` (re-establishing leases is queued work)",
+                    graph.names[i], ("lease",),
+                    hint="add capacity: {workers: ..., latency: {base: ...}} to the component")
         self.holders = np.array([i for i, _ in rows], dtype=np.int64)
         self.hosts = np.array([lease.hosts for _, lease in rows], dtype=float)
         self.lifetime_s = np.array([lease.lifetime for _, lease in rows], dtype=float)
