@@ -160,3 +160,26 @@ def test_serve_stale_hides_outages_shorter_than_the_stale_window():
     assert hours["plain"].mean > 20
     assert hours["stale"].mean < 0.05 * hours["plain"].mean
     assert hours["stale"].zeros > hours["plain"].zeros
+
+
+def test_nested_failover_groups_switch_over_in_turn():
+    rate, mean_h = 50.0, 2.0
+    text = (
+        "components:\n"
+        f"  a: {{failure: {{rate_per_year: {rate}, mean_duration: {mean_h}h}}}}\n"
+        "  b: {unavailability: 0}\n"
+        "  c: {unavailability: 0}\n"
+        "  inner: {any_of: [a, b], failover: 1h}\n"
+        "  outer: {any_of: [inner, c], failover: 30m, impact: {revenue_per_hour: 1}}\n"
+    )
+    est, se, result = _simulated(text, "outer", trials=1000, horizon_s=YEAR_S)
+    # each failure of `a` makes `inner` switch over (down 1 h), so `outer` switches to c (down 30 m)
+    switchovers_per_hour = rate / 8760 * math.exp(-rate / 8760 * mean_h)
+    _assert_close(est, se, switchovers_per_hour * 0.5, slack=0.01 * switchovers_per_hour * 0.5)
+    # while outer switches over, both switch-overs are active, and `a` unless it is already back
+    # (an exponential 2 h outage is shorter than 30 m 22% of the time): equal shares of what is left
+    shares = {c.name: c.share for c in result.contributors}
+    assert set(shares) == {"a", "failover of inner", "failover of outer"}
+    assert shares["failover of inner"] == pytest.approx(shares["failover of outer"], rel=1e-9)
+    mean_a = 2 * (1 - math.exp(-0.25)) / 0.5  # E[min(D, 30 m)] / 30 m, D exponential, mean 2 h
+    assert shares["a"] == pytest.approx(mean_a / 3, abs=0.02)
