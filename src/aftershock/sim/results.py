@@ -67,8 +67,9 @@ class SimResult:
     @property
     def summary(self) -> dict[str, Any]:
         """Headline figures of the run."""
-        firsts = [(w[0].start_s, name) for name, w in self.windows.items() if w]
-        first = min(firsts)[1] if firsts else None
+        struck = {f.target for f in self.scenario.faults}  # on a tie, the fault's target first
+        firsts = [(w[0].start_s, name not in struck, name) for name, w in self.windows.items() if w]
+        first = min(firsts)[2] if firsts else None
         down_at_end = sorted(n for n, ws in self.windows.items()
                              if ws and ws[-1].open and ws[-1].state == "down")
         return {
