@@ -28,6 +28,14 @@ def test_formats_are_detected_from_content() -> None:
     assert detect_format(FIXTURES / "terraform.tfstate") == "terraform"
 
 
+def test_kubernetes_with_backstage_labels_is_still_kubernetes(tmp_path: Path) -> None:
+    path = write(tmp_path, "d.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+                 "  name: web\n  labels: {backstage.io/kubernetes-id: web}\n")
+    assert detect_format(path) == "kubernetes"
+    assert detect_format(write(tmp_path, "d.json", '{"apiVersion": "v1", "kind": "List"}')) == \
+        "kubernetes"
+
+
 def test_backstage_entities_edges_apis_and_tags() -> None:
     model = imported(FIXTURES / "backstage-catalog.yaml")
     checkout = model.components["checkout"]

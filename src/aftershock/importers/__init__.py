@@ -7,7 +7,7 @@ what it skipped and why) and returns one merged `ImportResult`; `merge.to_yaml` 
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -22,51 +22,38 @@ _ALIASES = {"k8s": "kubernetes", "docker-compose": "compose", "otlp": "otel", "t
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+_SNIFF_CHARS = 1_000_000
+
+
 def detect_format(path: str | Path) -> str:
-    """The format of an input file, from its content (not its name)."""
+    """The format of an input file, from the keys near its start (not its name).
+
+    Only the first megabyte is looked at, so a large trace export is parsed once, by its importer.
+    """
     text = read_text(path)
-    head = text.lstrip()[:1]
-    if head in "{[":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = _first_json_line(text)
-        if isinstance(data, list) and data and isinstance(data[0], dict) and "traceId" in data[0]:
+    sniff = text[:_SNIFF_CHARS]
+    head = sniff.lstrip()[:1]
+    if head in ("{", "["):
+        if '"resourceSpans"' in sniff:
+            return "otel"
+        if '"traceID"' in sniff and '"spans"' in sniff:
+            return "jaeger"
+        if head == "[" and '"traceId"' in sniff:
             return "zipkin"
-        if isinstance(data, dict):
-            if "resourceSpans" in data:
-                return "otel"
-            if isinstance(data.get("data"), list) and data["data"] and "spans" in data["data"][0]:
-                return "jaeger"
-            if "format_version" in data and ("values" in data or "terraform_version" in data):
-                return "terraform"
-            if "resources" in data and "terraform_version" in data:
-                return "terraform"
-            if "apiVersion" in data and "kind" in data:
-                return "kubernetes"
-            if "services" in data:
-                return "compose"
-    if "backstage.io/" in text and "apiVersion:" in text:
+        if '"terraform_version"' in sniff or ('"format_version"' in sniff and '"values"' in sniff):
+            return "terraform"
+    # Not just "backstage.io/": Kubernetes objects often carry backstage.io/kubernetes-id labels.
+    if re.search(r'apiVersion"?\s*:\s*"?backstage\.io/', sniff):
         return "backstage"
-    if "apiVersion:" in text and "kind:" in text:
+    if re.search(r'"?apiVersion"?\s*:', sniff) and re.search(r'"?kind"?\s*:', sniff):
         return "kubernetes"
-    if "services:" in text:
+    if re.search(r'(^|\n|\{)\s*"?services"?\s*:', sniff):
         return "compose"
     raise AftershockError(
         "cannot tell the format of this file",
         file=str(path),
         hint="prefix it with its format, e.g. k8s:FILE; formats: " + ", ".join(FORMATS),
     )
-
-
-def _first_json_line(text: str) -> object:
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                return None
-    return None
 
 
 def split_source(source: str) -> tuple[str | None, str]:
