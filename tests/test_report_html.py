@@ -298,3 +298,14 @@ def test_any_json_object_renders_or_fails_cleanly(result: dict) -> None:
     if detect_kind(result) in ("simulation", "replay"):
         for ws in data["windows"].values():
             assert all(isinstance(w["end"], int | float | str) for w in ws)
+
+
+def test_availability_output_becomes_one_fault_tree_section_per_target() -> None:
+    raw = json.loads((FIXTURES / "availability.json").read_text())
+    bundle = build_bundle([raw])
+    assert [r["kind"] for r in bundle["results"]] == ["faulttree"] * len(raw["targets"])
+    page = render_html(bundle)
+    assert page.count('class="faulttree"') == len(raw["targets"])
+    first = raw["targets"][0]
+    assert f"Fault tree: {first['target']}" in page
+    assert f"most probable of {first['mcs_count']}" in page

@@ -224,8 +224,12 @@ def build_bundle(
             )
         if "aftershock_report" in item:
             view = view or item.get("graph")
-            flat += [dict(r) for r in item.get("results", [])]
+            flat += [dict(r.get("data", r)) if isinstance(r.get("data"), Mapping) else dict(r)
+                     for r in item.get("results", []) if isinstance(r, Mapping)]
             title = title or item.get("title")
+        elif _is_list_of(item.get("targets"), Mapping) and item["targets"] and all(
+                "top_event" in row for row in item["targets"]):
+            flat += [dict(row) for row in item["targets"]]  # `aftershock availability`: one per target
         else:
             flat.append(dict(item))
     results_out = []
