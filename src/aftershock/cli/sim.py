@@ -52,6 +52,8 @@ def simulate(
 
 def print_simulation(result) -> None:  # result: SimResult (imported lazily)
     """Terminal rendering: one line per impaired component, then losses and the summary."""
+    from datetime import timedelta
+
     from rich.table import Table
 
     from aftershock.model.durations import format_duration
@@ -61,9 +63,13 @@ def print_simulation(result) -> None:  # result: SimResult (imported lazily)
     for col in ("component", "state", "from", "to", "for"):
         table.add_column(col)
     rows = sorted(((w.start_s, name, w) for name, ws in result.windows.items() for w in ws))
+    def at(seconds: float) -> str:
+        if sc.start is None:
+            return f"+{format_duration(seconds)}"
+        return (sc.start + timedelta(seconds=seconds)).strftime("%m-%d %H:%M:%S")
+
     for _, name, w in rows:
-        when = sc.clock(w.start_s) or f"+{format_duration(w.start_s)}"
-        until = sc.clock(w.end_s) or f"+{format_duration(w.end_s)}"
+        when, until = at(w.start_s), at(w.end_s)
         color = "red" if w.state == "down" else "yellow"
         table.add_row(name, f"[{color}]{w.state}[/]", when, until + (" (open)" if w.open else ""),
                       format_duration(w.duration_s))
