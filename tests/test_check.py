@@ -319,3 +319,10 @@ def test_the_bdd_and_the_enumeration_agree(data) -> None:
     assert estimate.method.startswith("exact: BDD")
     assert estimate.unavailability == pytest.approx(enumerated_unavailability(graph, "c0"),
                                                     rel=1e-9, abs=1e-15)
+
+
+def test_no_single_region_without_any_placement_is_an_error_not_a_pass() -> None:
+    graph = graph_of("components:\n  a: {}\n  web: {requires: [a], tags: {tier: 1}}\n")
+    with pytest.raises(AftershockError) as err:
+        check_model(graph, load_policy_text("rules: [{rule: no_single_region}]"))
+    assert "placement" in err.value.message

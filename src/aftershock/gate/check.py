@@ -274,6 +274,11 @@ def _no_single_region(graph: CompiledGraph, rule: Rule, strict: bool) -> list[Ou
     """A target violates it when the loss of one whole region (every component placed there,
     failing together) takes it down."""
     targets = select_targets(graph, rule, strict)
+    if not regions(graph) and strict:
+        raise rule.error(
+            "no component of the model has `placement: {region: ...}`, so the rule cannot be judged",
+            hint="give the components their placement, or drop the rule",
+        )
     region_down = {
         region: blast_radius(graph, [graph.names[i] for i in ids]).down
         for region, ids in regions(graph).items()
@@ -289,9 +294,7 @@ def _no_single_region(graph: CompiledGraph, rule: Rule, strict: bool) -> list[Ou
             for region, down in region_down.items()
             if target in down
         ]
-        if not region_down:
-            detail = "no component has placement.region"
-        elif violations:
+        if violations:
             detail = "down with region " + ", ".join(v.key.split("@", 1)[1] for v in violations)
         else:
             detail = f"survives the loss of any one of {len(region_down)} region(s)"
