@@ -84,6 +84,7 @@ def test_jaeger_edges_and_databases_from_peer_service() -> None:
     model = imported(FIXTURES / "jaeger-traces.json")
     assert model.components["shipping"].requires == ["quote"]
     assert model.components["shipping"].tags["error_rate.quote"] == 1.0
+    assert model.components["shipping"].tags["rps.quote"] == 0.5  # 1 call over the 2 s window
     assert model.components["quote"].requires == ["quotes-db"]
     assert model.components["quotes-db"].kind == "datastore"
 

@@ -38,6 +38,8 @@ class Span:
     client: bool
     error: bool
     attributes: dict[str, str]
+    start_s: float | None = None  # seconds since the epoch, when the span says
+    end_s: float | None = None
 
 
 def import_traces(path: str | Path) -> ImportResult:
@@ -123,6 +125,8 @@ def _otlp_spans(result: ImportResult, path: str, doc: Document) -> list[Span]:
                             service=service, client=s.get("kind") in _CLIENT_KINDS,
                             error=status in (2, "STATUS_CODE_ERROR"),
                             attributes=_otlp_attributes(s.get("attributes")),
+                            start_s=_seconds(s.get("startTimeUnixNano"), 1e-9),
+                            end_s=_seconds(s.get("endTimeUnixNano"), 1e-9),
                         ))
     return spans
 
@@ -151,6 +155,8 @@ def _jaeger_spans(result: ImportResult, path: str, doc: Document) -> list[Span]:
                         service=service, client=tags.get("span.kind") in ("client", "producer"),
                         error=tags.get("error") in (True, "true") or tags.get("otel.status_code") == "ERROR",
                         attributes={k: str(v) for k, v in tags.items() if k in _WANTED},
+                        start_s=_seconds(s.get("startTime"), 1e-6),
+                        end_s=_end(s.get("startTime"), s.get("duration"), 1e-6),
                     ))
     return spans
 
@@ -175,8 +181,33 @@ def _zipkin_spans(result: ImportResult, path: str, doc: Document) -> list[Span]:
                 parent=str(s["parentId"]) if s.get("parentId") else None,
                 service=str(service), client=s.get("kind") in ("CLIENT", "PRODUCER"),
                 error="error" in tags, attributes=attributes,
+                start_s=_seconds(s.get("timestamp"), 1e-6),
+                end_s=_end(s.get("timestamp"), s.get("duration"), 1e-6),
             ))
     return spans
+
+
+def _seconds(value: Any, unit_s: float) -> float | None:
+    """A timestamp in seconds from an integer (or numeric string) count of `unit_s`."""
+    try:
+        return int(value) * unit_s if value not in (None, "", 0, "0") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _end(start: Any, duration: Any, unit_s: float) -> float | None:
+    begin, length = _seconds(start, unit_s), _seconds(duration, unit_s)
+    return begin + length if begin is not None and length is not None else begin
+
+
+def _window_s(spans: list[Span]) -> float | None:
+    """Seconds between the first span's start and the last span's end (None if unknown or 0)."""
+    starts = [s.start_s for s in spans if s.start_s is not None]
+    ends = [s.end_s for s in spans if s.end_s is not None]
+    if not starts or not ends:
+        return None
+    window = max(ends) - min(starts)
+    return window if window > 0 else None
 
 
 def _edges(result: ImportResult, spans: list[Span], source: str) -> None:
@@ -204,11 +235,17 @@ def _edges(result: ImportResult, spans: list[Span], source: str) -> None:
             key = (component_name(s.service), target)
             calls[key] += 1
             errors[key] += s.error
+    window = _window_s(spans)
+    if window is not None:
+        result.assume(f"call rates (`rps.DEP`) are calls over the traces' time window, {window:g} s; "
+                      "a sampled trace file understates them by its sampling ratio")
     for (caller, callee), n in calls.items():
         draft = result.components[caller]
         draft.depend(callee, f"traces: {n} calls")
         draft.tags[f"calls.{callee}"] = n
         draft.tags[f"error_rate.{callee}"] = round(errors[(caller, callee)] / n, 4)
+        if window is not None:
+            draft.tags[f"rps.{callee}"] = round(n / window, 6)
 
 
 def _called(result: ImportResult, s: Span, source: str) -> str | None:
