@@ -123,3 +123,18 @@ def test_cli_replay_json(as_recorded: ReplayResult) -> None:
     assert first["service"] == "ddb" and first["recorded_clock"] == ["23:48", "02:40 +1d"]
     assert {"start_error_min", "end_error_min", "within_tolerance"} <= set(first)
     assert any(p["kind"] == "fitted" for p in data["parameters"])
+
+
+@pytest.mark.slow
+def test_cli_vary_replays_one_key_at_a_time() -> None:
+    runner = CliRunner()
+    out = runner.invoke(app, ["replay", INCIDENT, "--vary", "dwfm.lease.hosts=50000",
+                              "--format", "json"])
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads(out.output)["rows"]
+    assert row["at"] == "dwfm.lease.hosts" and row["value"] == 50000
+    # Half the fleet re-leases in half the time after the 04:14 throttle (hosts / throttle):
+    # times are seconds from 23:00, so 04:14 is 18840 s and 05:28 is 23280 s.
+    assert row["ends_s"]["dwfm"] == pytest.approx((18840 + 23280) / 2, abs=300)
+    bad = runner.invoke(app, ["replay", INCIDENT, "--vary", "dwfn.lease.hosts=1"])
+    assert bad.exit_code != 0 and "dwfm" in str(bad.exception.hint)

@@ -24,6 +24,9 @@ def replay(
     parameters: Annotated[bool, typer.Option(help="also print every unpublished parameter")] = (
         False
     ),
+    vary: Annotated[list[str] | None, typer.Option(
+        help="sensitivity: replay with component.key=V1,V2,... (one key at a time; repeatable)",
+    )] = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Replay a catalogued incident: recorded windows beside simulated ones, per service."""
@@ -41,6 +44,9 @@ def replay(
         return
     from aftershock.sim.replay import replay as run
 
+    if vary:
+        _vary(incident, vary, fmt)
+        return
     if fmt is OutputFormat.text and console.is_terminal:
         from rich.progress import Progress
 
@@ -50,6 +56,51 @@ def replay(
     else:
         result = run(incident, whatif)
     emit(result, fmt, lambda r: _print_replay(r, parameters))
+
+
+def _vary(incident: str, specs: list[str], fmt: OutputFormat) -> None:
+    """Replay once per value of each `component.key=V1,V2` and tabulate the outcome."""
+    import math
+
+    import yaml
+
+    from aftershock.sim.incidents import IncidentError, load_incident
+    from aftershock.sim.replay import sensitivity
+
+    variations: dict[str, list] = {}
+    for spec in specs:
+        key, sep, values = spec.partition("=")
+        if not sep or not key or not values:
+            raise IncidentError(f"--vary '{spec}' is not component.key=V1,V2,...",
+                                hint="for example --vary dwfm.lease.hosts=50000,100000")
+        variations[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+    inc = load_incident(incident)
+    rows = sensitivity(incident, variations)
+
+    def clock(t: float | None) -> str:
+        if t is None:
+            return "still impaired"
+        return "-" if math.isnan(t) else inc.clock(t)
+
+    data = {"incident": incident, "rows": [
+        {"at": r.at, "value": r.value, "reproduced": r.reproduced, "recorded": r.recorded,
+         "ends_s": {k: (None if v is None or math.isnan(v) else v) for k, v in r.ends.items()}}
+        for r in rows]}
+
+    def show(_: object) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"Sensitivity of {incident} (end of each service's first window, PDT)",
+                      header_style="bold")
+        services = list(rows[0].ends) if rows else []
+        for col in ("change", *services, "within 15 min"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(f"{r.at} = {r.value}", *(clock(r.ends[s]) for s in services),
+                          f"{r.reproduced}/{r.recorded}")
+        console.print(table)
+
+    emit(data, fmt, show)
 
 
 def _print_incidents(rows: list[dict]) -> None:

@@ -154,16 +154,19 @@ def _set_key(incident: Incident, whatif: WhatIf, data: dict, path: str, value: A
     """Set `component.key.sub` in the model data; the component and all but the last key exist."""
     parts = path.split(".")
     components = data.get("components", {})
-    line, column = incident.document.locate(("whatif", whatif.name, "set", path))
+    where: dict[str, Any] = {}
+    if whatif.name in incident.whatifs:  # written in the incident file (not --vary)
+        line, column = incident.document.locate(("whatif", whatif.name, "set", path))
+        where = {"file": incident.document.path, "line": line, "column": column}
     if parts[0] not in components or len(parts) < 2:
-        raise IncidentError(f"what-if sets '{path}', but there is no component '{parts[0]}'",
-                            file=incident.document.path, line=line, column=column,
-                            hint=did_you_mean(parts[0], components) or "write component.key.path")
+        raise IncidentError(f"'{path}' names no component '{parts[0]}' of the model",
+                            hint=did_you_mean(parts[0], components) or "write component.key.path",
+                            **where)
     node = components[parts[0]]
     for key in parts[1:-1]:
         if not isinstance(node.get(key), dict):
-            raise IncidentError(f"what-if sets '{path}', but '{key}' is not set on the component",
-                                file=incident.document.path, line=line, column=column)
+            raise IncidentError(f"'{path}': '{key}' is not set on component '{parts[0]}'",
+                                hint="only keys the model already has can be changed", **where)
         node = node[key]
     node[parts[-1]] = value
 
