@@ -326,3 +326,20 @@ def test_no_single_region_without_any_placement_is_an_error_not_a_pass() -> None
     with pytest.raises(AftershockError) as err:
         check_model(graph, load_policy_text("rules: [{rule: no_single_region}]"))
     assert "placement" in err.value.message
+
+
+def test_a_component_of_kind_region_is_a_region_too() -> None:
+    graph = graph_of(
+        """
+components:
+  east: {kind: region}
+  west: {kind: region}
+  api-east: {requires: [east]}
+  api-west: {requires: [west]}
+  api: {any_of: [api-east, api-west], tags: {tier: 1}}
+  db: {requires: [east], tags: {tier: 1}}
+"""
+    )
+    result = check_model(graph, load_policy_text("rules: [{rule: no_single_region}]"))
+    assert outcome(result, "no_single_region", "api").status == "pass"
+    assert [v.subject for v in outcome(result, "no_single_region", "db").violations] == ["east"]

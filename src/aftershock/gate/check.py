@@ -262,21 +262,26 @@ def _no_hard_cycles(graph: CompiledGraph, rule: Rule, strict: bool) -> list[Outc
 
 
 def regions(graph: CompiledGraph) -> dict[str, np.ndarray]:
-    """Each region named in `placement.region`, with the ids of every component placed in it."""
+    """Each region with the ids of what fails with it: the components whose `placement.region`
+    names it, and a component of kind `region` (named by its component name, joined to the
+    placement group of the same name when there is one)."""
     placed: dict[str, list[int]] = {}
     for i, comp in enumerate(graph.components):
         if comp.placement is not None and comp.placement.region:
             placed.setdefault(comp.placement.region, []).append(i)
-    return {r: np.asarray(ids, dtype=np.int64) for r, ids in sorted(placed.items())}
+    for i, kind in enumerate(graph.kinds):
+        if kind == "region":
+            placed.setdefault(graph.names[i], []).append(i)
+    return {r: np.unique(np.asarray(ids, dtype=np.int64)) for r, ids in sorted(placed.items())}
 
 
 def _no_single_region(graph: CompiledGraph, rule: Rule, strict: bool) -> list[Outcome]:
-    """A target violates it when the loss of one whole region (every component placed there,
-    failing together) takes it down."""
+    """A target violates it when the loss of one whole region (every component placed there, or
+    the region's own component, failing together) takes it down."""
     targets = select_targets(graph, rule, strict)
     if not regions(graph) and strict:
         raise rule.error(
-            "no component of the model has `placement: {region: ...}`, so the rule cannot be judged",
+            "the model names no region (no `placement: {region: ...}`, no component of kind region)",
             hint="give the components their placement, or drop the rule",
         )
     region_down = {
