@@ -214,8 +214,10 @@ def _assemble(defs: _Definitions, top: str | None, mission_time_h: float, first_
             )
         top = roots[0]
     elif top not in defs.gates:
+        roots = [g for g in defs.gates if g not in used][:5]
         raise FaultTreeError(f"top gate '{top}' is not defined", file=first_file,
-                             hint=did_you_mean(top, defs.gates) or "name a <define-gate> of the input")
+                             hint=did_you_mean(top, defs.gates)
+                             or f"gates no other gate uses: {', '.join(roots) or 'none'}")
     labels = {name: lab for name, lab in ((n, _label(el)) for n, (el, _) in defs.gates.items()) if lab}
     labels.update({n: lab for n, el in defs.basic.items() if (lab := _label(el))})
     tree = FaultTree(name=defs.tree_names[0] if defs.tree_names else Path(first_file).stem, top=top,
