@@ -103,7 +103,7 @@ version: 1
 components:
   rec: {kind: dns_record, record: a.example}
   db: {}
-  lb: {healthcheck: {}}
+  lb: {healthcheck: {}, capacity: {rps: 10}}
 """
 
 
