@@ -229,6 +229,14 @@ kind: Secret
 metadata: {name: db, namespace: shop}
 stringData: {password: FAKE-K8S-SECRET-42}
 ---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: orders, namespace: shop}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: orders}
+  minReplicas: 2
+  maxReplicas: 5
+---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web, namespace: shop}
@@ -249,7 +257,9 @@ def test_kubernetes_groups_zones_configmaps_external_names_and_ingress(tmp_path:
     assert api.any_of == ["api.shop/replica-1", "api.shop/replica-2", "api.shop/replica-3"]
     assert model.components["api.shop/replica-3"].requires == ["zone:eu-west-1a"]
     assert model.components["api.shop/replica-2"].requires == ["zone:eu-west-1b"]
-    assert model.components["orders.shop"].kind == "datastore"
+    orders = model.components["orders.shop"]
+    assert orders.kind == "datastore" and orders.tags["autoscaled"] == "2..5"
+    assert orders.any_of == ["orders.shop/replica-1", "orders.shop/replica-2"]  # HPA minimum
     assert model.components["api.payments.example.com"].kind == "external"
     assert model.components["ingress-web.shop"].requires == ["api.shop"]
     collector = model.components["otel-collector.observability"]  # named as if imported

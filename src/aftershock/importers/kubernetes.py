@@ -44,6 +44,7 @@ class _Workload:
     pod: dict[str, Any]
     replicas: int | None
     env: list[tuple[str, str]] = field(default_factory=list)  # (variable, value)
+    autoscaled: str | None = None  # "min..max" replicas of a HorizontalPodAutoscaler
     arguments: list[str] = field(default_factory=list)  # container command and args
     files: list[str] = field(default_factory=list)  # text of ConfigMaps mounted as volumes
 
@@ -151,6 +152,7 @@ def _sort(
     ingresses: list[Document] = []
     configmaps: dict[tuple[str, str], dict[str, str]] = {}
     ignored: dict[tuple[str, str], list[int | None]] = defaultdict(list)
+    autoscalers: dict[tuple[str, str, str], tuple[int, int]] = {}
     for doc in _flatten(docs):
         with malformed(result, doc.path, "a document", doc.locate(())[0]):
             data = doc.data
@@ -181,8 +183,17 @@ def _sort(
                 ingresses.append(doc)
             elif kind == "ConfigMap":
                 configmaps[(namespace, name)] = {str(k): str(v) for k, v in (data.get("data") or {}).items()}
+            elif kind == "HorizontalPodAutoscaler":
+                target = spec.get("scaleTargetRef") or {}
+                autoscalers[(namespace, str(target.get("kind")), str(target.get("name")))] = (
+                    int(spec.get("minReplicas", 1)), int(spec["maxReplicas"]))
             else:
                 ignored[(doc.path, kind)].append(line)
+    for w in workloads:
+        # An autoscaler overrides `replicas`; the replicas always there are its minimum.
+        scaled = autoscalers.get((w.namespace, w.kind, w.name))
+        if scaled is not None:
+            w.replicas, w.autoscaled = scaled[0], f"{scaled[0]}..{scaled[1]}"
     for (path, kind), lines in ignored.items():
         what = f"{len(lines)} {kind}" + ("s" if len(lines) > 1 else "")
         reason = ("Secrets are never read" if kind == "Secret"
@@ -231,6 +242,8 @@ def _add_workload(
     kind = "job" if w.kind in ("Job", "CronJob") else kind_from_image(images, w.name)
     draft = result.draft(_qualified(w.name, w.namespace), _source(w.doc.path), kind=kind)
     draft.tags["k8s_kind"] = w.kind
+    if w.autoscaled:
+        draft.tags["autoscaled"] = w.autoscaled
     if is_telemetry(w.name, images):
         draft.tags["role"] = "telemetry"
     for c in containers + list(w.pod.get("initContainers") or []):
