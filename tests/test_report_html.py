@@ -309,3 +309,13 @@ def test_availability_output_becomes_one_fault_tree_section_per_target() -> None
     first = raw["targets"][0]
     assert f"Fault tree: {first['target']}" in page
     assert f"most probable of {first['mcs_count']}" in page
+
+
+def test_the_html_option_helper_writes_a_report(tmp_path: Path, capsys) -> None:
+    from aftershock.cli.report import write_html_option
+
+    graph = load_graph(DEMO)
+    write_html_option(None, {"a": 1})  # no path: nothing happens
+    write_html_option(tmp_path / "b.html", blast_radius(graph, ["cdn"]), graph)
+    assert "If cdn fail" in (tmp_path / "b.html").read_text()
+    assert "wrote" in capsys.readouterr().err
