@@ -5,8 +5,9 @@ horizon (profiles.py). The horizon of a trial is cut into elementary segments be
 change points (an outage starting or ending); inside a segment the set of failed things is fixed,
 so the static semantics decide what is down and degraded (analysis/propagation.py).
 
-- A segment where exactly one source is active takes its states from a table computed once per
-  plan (one static propagation per source): most segments of a realistic year are like this.
+- An outage that overlaps no other in its trial, and a segment where exactly one source is
+  active, take their states from a table computed once per plan (one static propagation per
+  source): most of a realistic year is like this, and isolated outages need no segments at all.
 - The other segments are evaluated bit-parallel: bit g of a row is segment g, so one
   `propagate_down` pass over uint64 words evaluates 64 segments per word operation.
 - A redundancy group with `failover` is down for that long each time one of its active members
