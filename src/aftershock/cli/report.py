@@ -30,7 +30,7 @@ def write_html_option(path: Path | None, result: Any, graph: Any = None) -> None
 
     data = result.to_dict() if hasattr(result, "to_dict") else result
     write_html_report(data, path, graph=graph)
-    err_console.print(f"wrote {path}", highlight=False)
+    err_console.print(f"wrote {path}", highlight=False, markup=False)
 
 
 @app.command()
@@ -79,7 +79,8 @@ def report(
         _write(bundle, json.dumps(json.loads(safe_json(data)), indent=1))
     kinds = ", ".join(r["kind"] for r in data["results"]) or "no results"
     graph_note = "" if data["graph"] else " (no graph: pass --model MODEL to add it)"
-    console.print(f"wrote {output} ({len(page) / 1e6:.1f} MB; {kinds}){graph_note}", highlight=False)
+    console.print(f"wrote {output} ({len(page) / 1e6:.1f} MB; {kinds}){graph_note}", highlight=False,
+                  markup=False)
 
 
 def _read_result(path: Path) -> Any:
