@@ -168,3 +168,9 @@ def test_distribution_quantiles_and_merge_match_numpy():
     assert whole.quantile(0.01) == 0.0
     ints = Distribution.of(rng.poisson(7, 2000), integer=True)
     assert ints.quantile(0.5) == 7.0
+
+
+def test_point_mass_quantiles_are_exact():
+    d = Distribution.of(np.full(100, 8760.0)).merge(Distribution.of(np.full(50, 8760.0)))
+    assert [d.quantile(q) for q in (0.5, 0.9, 0.99)] == [8760.0, 8760.0, 8760.0]
+    assert d.quantile_ci(0.5) == (8760.0, 8760.0)

@@ -69,6 +69,7 @@ class Distribution:
     bins: np.ndarray = field(default_factory=lambda: np.zeros(len(EDGES) + 1, np.int64))
     maximum: float = 0.0
     integer: bool = False
+    minimum: float = math.inf  # smallest positive value (bounds the interpolation, with maximum)
 
     @classmethod
     def of(cls, values: np.ndarray, integer: bool = False) -> Distribution:
@@ -78,12 +79,14 @@ class Distribution:
         # bins[0]: (0, 1e-6); bins[i]: [EDGES[i-1], EDGES[i]); bins[-1]: >= 1e12
         bins = np.bincount(np.searchsorted(EDGES, positive, side="right"), minlength=len(EDGES) + 1)
         return cls(Moments.of(values), int(values.size - positive.size), bins.astype(np.int64),
-                   float(values.max()) if values.size else 0.0, integer)
+                   float(values.max()) if values.size else 0.0, integer,
+                   float(positive.min()) if positive.size else math.inf)
 
     def merge(self, other: Distribution) -> Distribution:
         """Summary of both sets of values."""
         return Distribution(self.moments.merge(other.moments), self.zeros + other.zeros,
-                            self.bins + other.bins, max(self.maximum, other.maximum), self.integer)
+                            self.bins + other.bins, max(self.maximum, other.maximum), self.integer,
+                            min(self.minimum, other.minimum))
 
     @property
     def count(self) -> int:
@@ -109,7 +112,7 @@ class Distribution:
             return self.maximum
         before = cum[i - 1] if i > 0 else self.zeros
         inside = (rank - before) / max(self.bins[i], 1)
-        low = EDGES[i - 1] if i > 0 else 0.0
+        low = max(EDGES[i - 1] if i > 0 else 0.0, self.minimum)
         high = min(EDGES[i], self.maximum) if i < len(EDGES) else self.maximum
         value = low * (high / low) ** inside if low > 0 and high > low else low + (high - low) * inside
         value = min(value, self.maximum)
