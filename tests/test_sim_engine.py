@@ -397,3 +397,40 @@ def test_mechanisms_without_capacity_are_located_model_errors(block: str, messag
     with pytest.raises(ModelError) as err:
         Simulation(graph, load_scenario_text("version: 1\nduration: 1m\n", set(graph.names)))
     assert message in err.value.message and err.value.line == 3 and err.value.component == "a"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_dynamic_runs_stay_finite_and_bounded(seed: int) -> None:
+    """Whatever the parameters, every share stays in [0, 1] and nothing becomes NaN or negative."""
+    rng = np.random.default_rng(seed)
+    graph = compile_model(load_model_text(DYNAMIC.format(
+        ttl=int(rng.integers(1, 600)), neg=int(rng.integers(1, 900)),
+        store_rps=float(rng.uniform(0.5, 1000)), qlim=int(rng.integers(0, 10_000)),
+        attempts=int(rng.integers(1, 8)), load=float(rng.uniform(0, 2000)))))
+    kinds = ["outage", "errors", "capacity", "latency", "load"]
+    lines = []
+    for _ in range(4):
+        kind = kinds[int(rng.integers(len(kinds)))]
+        target = {"outage": "store", "errors": "db", "capacity": "store", "latency": "db",
+                  "load": "api"}[kind]
+        size = {"errors": f", factor: {rng.uniform(0, 1):.3f}", "capacity": f", factor: {rng.uniform(0, 2):.3f}",
+                "latency": f", delay: {rng.uniform(0, 30):.1f}s", "load": f", rps: {rng.uniform(0, 5000):.0f}"}
+        lines.append(f"  - {{target: {target}, kind: {kind}, at: +{int(rng.integers(0, 500))}s, "
+                     f"for: {int(rng.integers(1, 600))}s{size.get(kind, '')}}}")
+    sc = load_scenario_text("version: 1\nduration: 15m\nstep: 500ms\nfaults:\n" + "\n".join(lines)
+                            + "\nactions:\n  - {at: +10m, kind: restart, target: db}\n",
+                            set(graph.names))
+    sim = Simulation(graph, sc)
+    while not sim.done:
+        sim.step()
+        st = sim.state
+        for name in ("success", "avail", "accept", "live", "deps_ok"):
+            values = getattr(st, name)
+            assert np.all(np.isfinite(values)) and values.min() >= 0 and values.max() <= 1 + 1e-9, name
+        for name in ("queue", "offered", "served", "goodput", "latency_s", "wait_s"):
+            values = getattr(st, name)
+            assert np.all(np.isfinite(values)) and values.min() >= -1e-9, name
+        assert np.all(sim.retries.pools >= -1e-9)
+    result = sim.result()
+    json.dumps(result.to_dict())
+    assert all(np.isfinite(v) and v >= 0 for v in result.loss.values())
