@@ -367,3 +367,41 @@ def test_backstage_location_entities_bring_their_targets(tmp_path: Path) -> None
     whys = {s.what: s.why for s in result.skipped}
     assert whys["Location target './missing.yaml'"] == "no such file"
     assert "not fetched" in whys["Location target 'https://example.com/catalog-info.yaml'"]
+
+
+def _tf(address: str, depends: list[str] = (), **values: object) -> dict:
+    rtype = address.split(".")[0]
+    return {"address": address, "mode": "managed", "type": rtype, "name": address.split(".")[1],
+            "provider_name": "registry.terraform.io/hashicorp/aws", "values": values,
+            "sensitive_values": {}, "depends_on": list(depends)}
+
+
+def test_terraform_load_balancers_reach_their_targets_through_listeners(tmp_path: Path) -> None:
+    import json
+
+    resources = [
+        _tf("aws_instance.a", availability_zone="us-east-1a"),
+        _tf("aws_instance.b", availability_zone="us-east-1b"),
+        _tf("aws_lb.web", region="us-east-1", load_balancer_type="application"),
+        _tf("aws_lb_target_group.web"),
+        _tf("aws_lb_listener.web", ["aws_lb.web", "aws_lb_target_group.web"]),
+        _tf("aws_lb_target_group_attachment.a", ["aws_lb_target_group.web", "aws_instance.a"]),
+        _tf("aws_lb_target_group_attachment.b", ["aws_lb_target_group.web", "aws_instance.b"]),
+        _tf("aws_autoscaling_group.workers", region="us-east-1"),
+        _tf("aws_lb.api", region="us-east-1", load_balancer_type="network"),
+        _tf("aws_lb_target_group.api"),
+        _tf("aws_lb_listener.api", ["aws_lb.api", "aws_lb_target_group.api"]),
+        _tf("aws_autoscaling_attachment.api",
+            ["aws_autoscaling_group.workers", "aws_lb_target_group.api"]),
+    ]
+    state = {"format_version": "1.0", "terraform_version": "1.9.5",
+             "values": {"root_module": {"resources": resources}}}
+    model = imported(write(tmp_path, "state.json", json.dumps(state)))
+    web = model.components["aws_lb.web"]
+    assert web.any_of == ["aws_instance.a", "aws_instance.b"]
+    assert "aws:alb@us-east-1" in web.requires
+    assert "aws_autoscaling_group.workers" in model.components["aws_lb.api"].requires
+    graph = compile_model(model)
+    assert "aws_lb.web" not in blast_radius(graph, ["aws_instance.a"]).to_dict()["down"]
+    both = blast_radius(graph, ["aws_instance.a", "aws_instance.b"]).to_dict()["down"]
+    assert "aws_lb.web" in both

@@ -258,6 +258,54 @@ def _build(result: ImportResult, resources: list[_Resource], source: str, path: 
             draft.depend(names[dep], "terraform dependency")
         if service is not None and r.provider is not None:
             _depend_on_catalog(result, path, draft, r, service, region)
+    for lb, targets in _load_balancer_targets(resources, kept, by_base).items():
+        draft = result.components[names[lb]]
+        members = sorted({names[t] for t in targets})
+        if len(members) == 1:
+            draft.depend(members[0], "terraform listener -> target group -> target")
+        elif members:
+            draft.any_of = members  # up while any target is up
+
+
+# Resources that attach targets to a target group, and listeners that bind groups to a balancer.
+_ATTACHMENTS = {"aws_lb_target_group_attachment", "aws_alb_target_group_attachment",
+                "aws_autoscaling_attachment", "aws_ecs_service", "aws_autoscaling_group"}
+_LISTENERS = {"aws_lb_listener", "aws_alb_listener", "aws_lb_listener_rule"}
+_TARGET_GROUPS = {"aws_lb_target_group", "aws_alb_target_group"}
+
+
+def _load_balancer_targets(
+    resources: list[_Resource], kept: dict[str, _Resource], by_base: dict[str, list[str]]
+) -> dict[str, set[str]]:
+    """Targets behind each load balancer: Terraform links them only through listeners and
+    attachments, which depend on the balancer and the target, never the other way round."""
+    types = {r.address: r.type for r in resources}
+
+    def addresses(dep: str) -> list[str]:
+        return [dep] if dep in types else by_base.get(_base(dep), [])
+
+    group_members: dict[str, set[str]] = {}
+    for r in resources:
+        if r.type not in _ATTACHMENTS:
+            continue
+        deps = [a for d in r.depends for a in addresses(d)]
+        groups = [a for a in deps if types.get(a) in _TARGET_GROUPS]
+        targets = [a for a in deps if a in kept and types[a] not in _TARGET_GROUPS]
+        if r.type in ("aws_ecs_service", "aws_autoscaling_group") and r.address in kept:
+            targets = [r.address]
+        for g in groups:
+            group_members.setdefault(g, set()).update(targets)
+    out: dict[str, set[str]] = {}
+    for r in resources:
+        if r.type not in _LISTENERS:
+            continue
+        deps = [a for d in r.depends for a in addresses(d)]
+        balancers = [a for a in deps if a in kept and types[a] in ("aws_lb", "aws_alb", "aws_elb")]
+        members = {m for a in deps if types.get(a) in _TARGET_GROUPS for m in group_members.get(a, ())}
+        for lb in balancers:
+            if members:
+                out.setdefault(lb, set()).update(members)
+    return out
 
 
 def _runtime_dependencies(
