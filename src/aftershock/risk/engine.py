@@ -111,10 +111,8 @@ def run_plans(
                            workers=settings.workers, processes=settings.processes, progress=progress)
     merged: ChunkResult | None = None
     for first, batch in batches(sizes):
-        part = run_batch(plans, settings.seed, first, batch)
+        part = run_batch(plans, settings.seed, first, batch, progress)
         merged = part if merged is None else merged.merge(part)
-        if progress is not None:
-            progress(sum(batch))
     assert merged is not None
     return merged
 

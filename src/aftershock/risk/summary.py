@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,12 +98,15 @@ def run_chunk(plans: list[RiskPlan], seed: int, chunk: int, trials: int) -> Chun
     )
 
 
-def run_batch(plans: list[RiskPlan], seed: int, first_chunk: int, sizes: list[int]) -> ChunkResult:
+def run_batch(plans: list[RiskPlan], seed: int, first_chunk: int, sizes: list[int],
+              progress: Callable[[int], None] | None = None) -> ChunkResult:
     """Run consecutive chunks and merge them in order (one task of a distributed run)."""
     merged: ChunkResult | None = None
     for offset, trials in enumerate(sizes):
         part = run_chunk(plans, seed, first_chunk + offset, trials)
         merged = part if merged is None else merged.merge(part)
+        if progress is not None:
+            progress(trials)
     assert merged is not None
     return merged
 
