@@ -29,7 +29,7 @@ def run(model: str, scenario: str, mechanisms: dict[str, Any]) -> Any:
     graph = compile_model(load_model_text(model))
     sc = load_scenario_text(scenario, set(graph.names))
     mech = incident_mechanisms(graph, mechanisms, sc.down_below)
-    return Simulation(graph, sc, mech, skip_quiet=False).run()
+    return Simulation(graph, sc, mech).run()
 
 
 def windows(result: Any, name: str) -> list[tuple[float, float | None]]:
