@@ -65,6 +65,7 @@ class TargetRisk:
             "degraded_hours": self.degraded_hours.to_dict(),
             "incidents": self.incidents.to_dict(),
             "loss": self.loss.to_dict(),
+            "loss_exceedance": self.loss.exceedance(),
             "contributors": [
                 {"name": n, "kind": k, "expected_loss": v, "share": v / total}
                 for n, k, v in self.contributors
