@@ -312,7 +312,7 @@ def test_availability_output_becomes_one_fault_tree_section_per_target() -> None
 
 
 def test_the_html_option_helper_writes_a_report(tmp_path: Path, capsys) -> None:
-    from aftershock.cli.report import write_html_option
+    from aftershock.cli.app import write_html_option
 
     graph = load_graph(DEMO)
     write_html_option(None, {"a": 1})  # no path: nothing happens

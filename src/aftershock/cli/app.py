@@ -37,6 +37,24 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text
 ModelArg = Annotated[Path, typer.Argument(help="model file (YAML or JSON)", show_default=False)]
 
 
+HtmlOption = Annotated[
+    Path | None,
+    typer.Option("--html", help="also write a self-contained HTML report here", show_default=False),
+]
+
+
+def write_html_option(path: Path | None, result: Any, graph: Any = None) -> None:
+    """Write the HTML report of `result` (a dict or an object with `to_dict()`) when `path` is set,
+    with the model's graph when `graph` (a CompiledGraph) is given; say where it went on stderr."""
+    if path is None:
+        return
+    from aftershock.report.html import write_html_report
+
+    data = result.to_dict() if hasattr(result, "to_dict") else result
+    write_html_report(data, path, graph=graph)
+    err_console.print(f"wrote {path}", highlight=False, markup=False)
+
+
 def load_graph(path: Path):
     """Load, validate and compile a model file."""
     from aftershock.model.compile import compile_model

@@ -10,28 +10,6 @@ import typer
 
 from aftershock.cli.app import app, console, load_graph
 
-# For any command that produces a result:
-#     html: HtmlOption = None
-#     ...
-#     write_html_option(html, result, graph)
-HtmlOption = Annotated[
-    Path | None,
-    typer.Option("--html", help="also write a self-contained HTML report here", show_default=False),
-]
-
-
-def write_html_option(path: Path | None, result: Any, graph: Any = None) -> None:
-    """Write the HTML report of `result` (a dict or an object with `to_dict()`) when `path` is set,
-    with the model's graph when `graph` (a CompiledGraph) is given; say where it went on stderr."""
-    if path is None:
-        return
-    from aftershock.cli.app import err_console
-    from aftershock.report.html import write_html_report
-
-    data = result.to_dict() if hasattr(result, "to_dict") else result
-    write_html_report(data, path, graph=graph)
-    err_console.print(f"wrote {path}", highlight=False, markup=False)
-
 
 @app.command()
 def report(

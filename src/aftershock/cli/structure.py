@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from aftershock.cli.app import FormatOption, ModelArg, OutputFormat, app, console, emit, load_graph
+from aftershock.cli.app import (
+    FormatOption,
+    HtmlOption,
+    ModelArg,
+    OutputFormat,
+    app,
+    console,
+    emit,
+    load_graph,
+    write_html_option,
+)
 
 
 @app.command()
@@ -35,12 +45,15 @@ def analyze(
     model: ModelArg,
     top: Annotated[int, typer.Option(help="how many components to rank by blast radius")] = 10,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Counts, hard cycles, single points of failure, and the largest blast radii."""
     from aftershock.analysis.overview import analyze as run
     from aftershock.report.terminal import print_analysis
 
-    result = run(load_graph(model), top=top)
+    graph = load_graph(model)
+    result = run(graph, top=top)
+    write_html_option(html, result, graph)
     emit(result, fmt, lambda r: print_analysis(console, r))
 
 
@@ -49,12 +62,15 @@ def blast(
     model: ModelArg,
     components: Annotated[list[str], typer.Argument(help="components that fail together")],
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """What is down and degraded when the given components fail."""
     from aftershock.analysis.structure import blast_radius
     from aftershock.report.terminal import print_blast
 
-    result = blast_radius(load_graph(model), components)
+    graph = load_graph(model)
+    result = blast_radius(graph, components)
+    write_html_option(html, result, graph)
     emit(result, fmt, lambda r: print_blast(console, r))
 
 
@@ -63,6 +79,7 @@ def spof(
     model: ModelArg,
     target: Annotated[str | None, typer.Option(help="one target (default: every target)")] = None,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Single points of failure of one target, or of every component with impact or a tier tag."""
     from aftershock.analysis.structure import all_single_points_of_failure
@@ -75,4 +92,5 @@ def spof(
     else:
         spofs = all_single_points_of_failure(graph)
         data = {"targets": spofs}
+    write_html_option(html, data, graph)
     emit(data, fmt, lambda _: print_spofs(console, spofs))
