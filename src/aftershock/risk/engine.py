@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aftershock.errors import AftershockError, did_you_mean
 from aftershock.model.compile import CompiledGraph
 from aftershock.risk.montecarlo import RiskPlan, plan_risk
 from aftershock.risk.profiles import SECONDS_PER_YEAR, failure_sources
 from aftershock.risk.results import Contributor, RiskResult, TargetRisk
-from aftershock.risk.summary import ChunkResult, batches, chunk_sizes, run_batch
+from aftershock.risk.summary import ChunkResult, ChunkSummary, batches, chunk_sizes, run_batch
 
 BACKENDS = ("local", "dask")
 OUTAGES_PER_CHUNK = 400_000  # keeps a chunk's arrays to tens of MB whatever the model's size
@@ -128,8 +127,8 @@ def estimate_risk(
     return risk_result(plan, summary, settings)
 
 
-def risk_result(plan: RiskPlan, summary: Any, settings: RiskSettings) -> RiskResult:
-    """Assemble the result of one plan's merged summary."""
+def risk_result(plan: RiskPlan, summary: ChunkSummary, settings: RiskSettings, chunk: int | None = None) -> RiskResult:
+    """Assemble the result of one plan's merged summary (`chunk`: trials per chunk, if not its own)."""
     horizon_h = settings.horizon_s / 3600
     total = summary.total_loss.mean or 1.0
     contributors = [
@@ -166,7 +165,7 @@ def risk_result(plan: RiskPlan, summary: Any, settings: RiskSettings) -> RiskRes
         horizon_hours=horizon_h,
         seed=settings.seed,
         backend=settings.backend,
-        chunk_trials=chunk_trials([plan], settings),
+        chunk_trials=chunk if chunk is not None else chunk_trials([plan], settings),
         targets=targets,
         total_loss=summary.total_loss,
         contributors=contributors,

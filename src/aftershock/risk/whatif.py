@@ -15,7 +15,14 @@ from typing import Any
 
 from aftershock.model.compile import compile_model
 from aftershock.model.load import Model
-from aftershock.risk.engine import RiskSettings, make_plan, resolve_targets, risk_result, run_plans
+from aftershock.risk.engine import (
+    RiskSettings,
+    chunk_trials,
+    make_plan,
+    resolve_targets,
+    risk_result,
+    run_plans,
+)
 from aftershock.risk.mitigations import Mitigation, apply_mitigation
 from aftershock.risk.results import RiskResult
 from aftershock.risk.statistics import Z95, Moments
@@ -145,7 +152,7 @@ def evaluate_mitigations(
         outcome.evaluated = True
         evaluated.append((outcome, len(plans) - 1))
     merged = run_plans(plans, settings, progress)
-    baseline = risk_result(plans[0], merged.summaries[0], settings)
+    baseline = risk_result(plans[0], merged.summaries[0], settings, chunk_trials(plans, settings))
     horizon_h = settings.horizon_s / 3600
     for outcome, p in evaluated:
         summary = merged.summaries[p]
