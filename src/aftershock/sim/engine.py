@@ -348,7 +348,7 @@ class Simulation:
         extra = st.extra_rps * ramp(st.extra_timeout_s - st.wait_s, 0.1 * st.extra_timeout_s)
         weighted = organic + extra
         if edges.size:
-            in_time = ramp(edges.timeout_s - lat[edges.callee], 0.1 * edges.timeout_s)
+            in_time = self.retries.in_time  # computed in the stage pass
             weighted = weighted + np.bincount(edges.callee, self.retries.sent * in_time,
                                               minlength=self.graph.n)
         total = st.load_rps + self.incoming + st.extra_rps

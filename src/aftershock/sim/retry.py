@@ -115,6 +115,9 @@ class Retries:
         self.first = np.zeros(size)  # first attempts per second
         self.p = np.ones(size)  # per-attempt success seen by the caller
         self.breakers = bool((~np.isnan(edges.breaker_threshold)).any())
+        self.budgets = bool((~np.isnan(edges.budget_ratio)).any())
+        self._rates = np.zeros((size, self.pools.shape[1] + 1))
+        self.in_time = np.ones(size)  # share of attempts answered before the caller's timeout
         self._closed: np.ndarray | None = None
 
     def closed(self, t_s: float) -> np.ndarray:
@@ -138,7 +141,9 @@ class Retries:
         edges = self.edges
         timeout = edges.timeout_s[e]
         lat = latency_s[callee]
-        p = ready[callee] * ramp(timeout - lat, edges.ramp_width_s[e])
+        in_time = ramp(timeout - lat, edges.ramp_width_s[e])
+        self.in_time[e] = in_time
+        p = ready[callee] * in_time
         if self._closed is not None:
             p = p * self._closed[e]
         self.p[e] = p
@@ -154,35 +159,35 @@ class Retries:
         edges, dt = self.edges, step.dt_s
         if not edges.size:
             return
-        j = edges.callee
-        p = self.p
-        timeout = edges.timeout_s[:, None]
+        j, timeout, fail = edges.callee, edges.timeout_s, 1.0 - self.p
         # Time to notice a failure: the timeout if the callee was silent or slow, else its latency.
-        slow_share = np.clip(st.blackhole[j] + (1 - ramp(edges.timeout_s - st.latency_s[j],
-                                                         0.1 * edges.timeout_s)), 0, 1)
-        notice = slow_share * edges.timeout_s + (1 - slow_share) * np.minimum(st.latency_s[j],
-                                                                              edges.timeout_s)
-        delay = np.maximum(notice[:, None] + edges.backoff_s, dt) if edges.backoff_s.size else timeout
+        answered = np.minimum(st.latency_s[j], timeout)
+        slow = np.minimum(st.blackhole[j] + 1.0 - self.in_time, 1.0)
+        notice = answered + slow * (timeout - answered)
+        delay = np.maximum(notice[:, None] + edges.backoff_s, dt) if edges.backoff_s.size else 1.0
         leaving = self.pools * (1.0 - np.exp(-dt / delay))
         self.pools -= leaving
-        attempts = np.concatenate([(edges.per_request * send_rps[edges.caller])[:, None],
-                                   leaving / dt], axis=1)[:, : self.pools.shape[1] + 1]
-        failed = attempts * (1.0 - p)[:, None]
-        wanted = (failed[:, :-1] * self.pool_open).sum(axis=1) if attempts.shape[1] > 1 else 0 * p
-        successes = attempts.sum(axis=1) * p
-        self._budget(wanted, successes, dt)
-        if attempts.shape[1] > 1:
-            self.pools += failed[:, :-1] * self.pool_open * self.allow[:, None] * dt
-        closed = self.closed(step.t_s)
-        self.first = attempts[:, 0]
-        self.sent = attempts.sum(axis=1) * closed
-        self._breaker(p, closed, step)
+        rates = self._rates  # attempt k+1 per second: first attempts, then each pool's outflow
+        rates[:, 0] = edges.per_request * send_rps[edges.caller]
+        rates[:, 1:] = leaving * (1.0 / dt)
+        failed = rates[:, :-1] * fail[:, None] * self.pool_open
+        wanted = failed.sum(axis=1)
+        total = rates.sum(axis=1)
+        self._budget(wanted, total * self.p, dt)
+        self.pools += failed * (self.allow[:, None] * dt) if self.budgets else failed * dt
+        self.first = rates[:, 0].copy()
+        if self.breakers:
+            closed = self.closed(step.t_s)
+            self.sent = total * closed
+            self._breaker(self.p, closed, step)
+        else:
+            self.sent = total
 
     def _budget(self, wanted: np.ndarray, successes: np.ndarray, dt: float) -> None:
+        if not self.budgets:
+            return
         ratio = self.edges.budget_ratio
         has = ~np.isnan(ratio)
-        if not has.any():
-            return
         earn = np.where(has, ratio, 0) * successes * dt
         available = self.tokens + earn
         allow = np.where(wanted * dt > 1e-12,
