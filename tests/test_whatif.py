@@ -76,6 +76,8 @@ mitigations:
     assert guest["loss_removed"] == pytest.approx(2 * 10000, rel=0.15)
     lo, hi = replica["loss_removed_ci95"]
     assert lo < replica["loss_removed"] < hi
+    by_target = replica["loss_removed_by_target"]
+    assert sum(v["mean"] for v in by_target.values()) == pytest.approx(replica["loss_removed"], rel=1e-9)
     # per dollar, guest checkout wins
     assert data["ranking_by_value"] == ["guest checkout", "replica of db in us-west-2"]
     assert by_name["throttle retries"]["evaluated"] is False

@@ -132,7 +132,7 @@ def risk_result(plan: RiskPlan, summary: ChunkSummary, settings: RiskSettings, c
     horizon_h = settings.horizon_s / 3600
     total = summary.total_loss.mean or 1.0
     contributors = [
-        Contributor(src.name, src.kind, m, m.mean / total)
+        Contributor(src.name, src.kind, m, m.mean / total, src.profile.source)
         for src, m in zip(plan.sources, summary.contributions, strict=True)
         if m.total > 0
     ]

@@ -20,6 +20,7 @@ class Contributor:
     kind: str  # component, common_cause or failover
     expected_loss: Moments
     share: float  # of the total expected loss
+    profile_source: str = ""  # where its failure figures come from (model, or a catalog default)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -29,6 +30,7 @@ class Contributor:
             "expected_loss": self.expected_loss.mean,
             "expected_loss_ci95": list(self.expected_loss.mean_ci(Z95)),
             "share": self.share,
+            "profile_source": self.profile_source,
         }
 
 

@@ -77,6 +77,7 @@ class ChunkResult:
     chunk: int
     summaries: list[ChunkSummary]
     loss_removed: list[Moments]
+    loss_removed_by_target: list[list[Moments]]  # per plan, per target
 
     def merge(self, other: ChunkResult) -> ChunkResult:
         """Both chunks' results."""
@@ -84,17 +85,20 @@ class ChunkResult:
             min(self.chunk, other.chunk),
             [a.merge(b) for a, b in zip(self.summaries, other.summaries, strict=True)],
             [a.merge(b) for a, b in zip(self.loss_removed, other.loss_removed, strict=True)],
+            [[a.merge(b) for a, b in zip(x, y, strict=True)]
+             for x, y in zip(self.loss_removed_by_target, other.loss_removed_by_target, strict=True)],
         )
 
 
 def run_chunk(plans: list[RiskPlan], seed: int, chunk: int, trials: int) -> ChunkResult:
     """Simulate one chunk under every plan (same seed and chunk: same outages where sources agree)."""
     outcomes = [simulate_chunk(plan, seed, chunk, trials) for plan in plans]
-    base = outcomes[0].total_loss
+    base = outcomes[0]
     return ChunkResult(
         chunk,
         [ChunkSummary.of(o) for o in outcomes],
-        [Moments.of(base - o.total_loss) for o in outcomes],
+        [Moments.of(base.total_loss - o.total_loss) for o in outcomes],
+        [[Moments.of(base.loss[:, j] - o.loss[:, j]) for j in range(o.loss.shape[1])] for o in outcomes],
     )
 
 

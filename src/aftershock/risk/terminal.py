@@ -60,9 +60,13 @@ def print_risk(console: Console, result: RiskResult, top: int = 10) -> None:
     table.add_column("kind")
     table.add_column("expected loss (95% CI)", justify="right")
     table.add_column("share", justify="right")
+    table.add_column("figures from")
     for c in result.contributors[:top]:
         lo, hi = c.expected_loss.mean_ci()
-        table.add_row(c.name, c.kind, f"{money(c.expected_loss.mean)} {_ci(lo, hi)}", f"{100 * c.share:.1f}%")
+        origin = "default" if c.profile_source.startswith("default") else (
+            "model + default duration" if "default" in c.profile_source else "model")
+        table.add_row(c.name, c.kind, f"{money(c.expected_loss.mean)} {_ci(lo, hi)}", f"{100 * c.share:.1f}%",
+                      origin)
     console.print(table)
     for note in result.notes:
         console.print(f"[dim]note: {note}[/]")

@@ -40,6 +40,7 @@ class MitigationOutcome:
     expected_loss: float | None = None
     loss_removed: Moments | None = None
     loss_by_target: dict[str, float] = field(default_factory=dict)
+    loss_removed_by_target: dict[str, Moments] = field(default_factory=dict)
     unavailability_by_target: dict[str, float] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     rank: int | None = None
@@ -76,6 +77,9 @@ class MitigationOutcome:
             "removed_per_cost": self.removed_per_cost,
             "net_benefit": removed - self.cost_per_year if self.cost_per_year is not None else None,
             "loss_by_target": self.loss_by_target,
+            "loss_removed_by_target": {
+                t: {"mean": m.mean, "ci95": list(m.mean_ci(Z95))} for t, m in self.loss_removed_by_target.items()
+            },
             "unavailability_by_target": self.unavailability_by_target,
         })
         return out
@@ -159,6 +163,7 @@ def evaluate_mitigations(
         outcome.expected_loss = summary.total_loss.mean
         outcome.loss_removed = merged.loss_removed[p]
         outcome.loss_by_target = {t: d.mean for t, d in zip(targets, summary.loss, strict=True)}
+        outcome.loss_removed_by_target = dict(zip(targets, merged.loss_removed_by_target[p], strict=True))
         outcome.unavailability_by_target = {
             t: d.mean / horizon_h for t, d in zip(targets, summary.down_hours, strict=True)
         }
