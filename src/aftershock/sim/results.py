@@ -31,7 +31,7 @@ from aftershock.sim.state import State, Step
 OK, DEGRADED, DOWN = 0, 1, 2
 STATE_NAMES = {DEGRADED: "degraded", DOWN: "down"}
 METRICS = ("offered", "goodput", "queue", "success")
-MAX_SERIES_VALUES = 4_000_000
+MAX_SERIES_VALUES = 2_000_000  # per metric: points x components kept in memory (float32)
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class Recorder:
         points = max(2, min(scenario.points, steps, MAX_SERIES_VALUES // max(n, 1)))
         self.per_point = max(1, -(-steps // points))
         self.points = -(-steps // self.per_point)
-        self.sums = {m: np.zeros((self.points, n)) for m in METRICS}
+        self.sums = {m: np.zeros((self.points, n), dtype=np.float32) for m in METRICS}
         self.counts = np.zeros(self.points)
 
     def record(self, st: State, step: Step, repeat: int = 1) -> None:
@@ -218,7 +218,8 @@ class Recorder:
                                             min(end_k * sc.step_s, sc.duration_s), open=True))
         counts = np.maximum(self.counts, 1)[:, None]
         keep = self._series_components()
-        series = {m: {names[i]: (self.sums[m][:, i] / counts[:, 0]) for i in keep} for m in METRICS}
+        series = {m: {names[i]: (self.sums[m][:, i] / counts[:, 0]).astype(float) for i in keep}
+                  for m in METRICS}
         t_s = np.arange(self.points) * self.per_point * sc.step_s
         return SimResult(
             model=model,
