@@ -24,6 +24,7 @@ the total loss exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -70,6 +71,15 @@ class RiskPlan:
     def target_names(self) -> list[str]:
         """Names of the targets, in column order."""
         return [self.graph.names[i] for i in self.targets]
+
+    @cached_property
+    def source_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """CSR (indptr, component ids) of the components each source fails."""
+        lengths = np.array([len(c) for c in self.source_components], dtype=np.int64)
+        ptr = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        comps = np.concatenate(list(self.source_components)) if lengths.size else np.zeros(0, np.int64)
+        return ptr, comps.astype(np.int64)
 
     @property
     def model_sources(self) -> int:
@@ -160,10 +170,30 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _failed_bits(plan: RiskPlan, source: np.ndarray, segment: np.ndarray, words: int) -> np.ndarray:
+    """(n, words) uint64: bit g of row c is set when a source failing component c is active in
+    segment g. Built from the (source, segment) pairs, never as a dense sources x segments matrix."""
+    ptr, comps = plan.source_index
+    lengths = ptr[source + 1] - ptr[source]
+    total = int(lengths.sum())
+    at = np.repeat(ptr[source] - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    comp, seg = comps[at], np.repeat(segment, lengths)
+    key = comp * words + (seg >> 6)
+    order = np.argsort(key, kind="stable")
+    key, bit = key[order], np.left_shift(np.uint64(1), (seg[order] & 63).astype(np.uint64))
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    failed = np.zeros(plan.graph.n * words, np.uint64)
+    if total:
+        failed[key[starts]] = np.bitwise_or.reduceat(bit, starts)
+    return failed.reshape(plan.graph.n, words)
+
+
 def _bits(rows: np.ndarray, count: int) -> np.ndarray:
     """(m, W) uint64 -> (m, count) bool."""
     bits = np.unpackbits(np.ascontiguousarray(rows).view(np.uint8), axis=-1, bitorder="little")
-    return bits[..., :count].astype(bool)
+    return bits[..., :count].view(bool)
 
 
 @dataclass
@@ -249,8 +279,8 @@ class Segments:
     """Elementary segments of a chunk's trials, and the watched states in each.
 
     States are stored once per distinct situation: segment g is in the situation `row[g]` of the
-    tables `down_table` / `degraded_table` ((situations, watched) bool): one row per source alone,
-    one row with nothing failed, then one row per segment with several sources active.
+    tables `down_table` / `degraded_table` ((watched, situations) bool): one column per source alone,
+    one with nothing failed, then one per segment with several sources active.
     """
 
     trial: np.ndarray
@@ -266,11 +296,11 @@ class Segments:
 
     def down(self, column: int) -> np.ndarray:
         """Whether watched component number `column` is down, per segment."""
-        return self.down_table[:, column][self.row]
+        return self.down_table[column][self.row]
 
     def degraded(self, column: int) -> np.ndarray:
         """Whether watched component number `column` is degraded, per segment."""
-        return self.degraded_table[:, column][self.row]
+        return self.degraded_table[column][self.row]
 
 
 def evaluate_segments(plan: RiskPlan, outages: Outages, trials: int) -> Segments:
@@ -304,8 +334,8 @@ def evaluate_segments(plan: RiskPlan, outages: Outages, trials: int) -> Segments
     single = np.where(count == 1, np.rint(ident).astype(np.int64), -1)
     n_src = len(plan.sources)
     row = np.where(count == 1, single, n_src)  # a source alone, or nothing failed
-    tables_down = [plan.alone_down, np.zeros((1, len(plan.watch)), bool)]
-    tables_degraded = [plan.alone_degraded, np.zeros((1, len(plan.watch)), bool)]
+    tables_down = [plan.alone_down.T, np.zeros((len(plan.watch), 1), bool)]
+    tables_degraded = [plan.alone_degraded.T, np.zeros((len(plan.watch), 1), bool)]
     # Multi-source segments: which sources cover which of them, then one bit-parallel pass.
     multi = count >= 2
     pair_source = pair_segment = np.zeros(0, np.int64)
@@ -318,21 +348,17 @@ def evaluate_segments(plan: RiskPlan, outages: Outages, trials: int) -> Segments
         m_seg = int(multi.sum())
         key = _sorted_unique(pair_src_all[keep] * m_seg + local_of[offsets[keep]])
         pair_source, pair_local = key // m_seg, key % m_seg
-        active = np.zeros((n_src, words_for(m_seg) * 64), bool)
-        active[pair_source, pair_local] = True
-        packed = np.packbits(active, axis=1, bitorder="little").view(np.uint64)
-        failed = np.zeros((plan.graph.n, packed.shape[1]), np.uint64)
-        for i in np.flatnonzero(packed.any(axis=1)):
-            failed[plan.source_components[i]] |= packed[i]
+        failed = _failed_bits(plan, pair_source, pair_local, words_for(m_seg))
         down_bits = propagate_down(plan.graph, failed)
         degraded_bits = propagate_degraded(plan.graph, down_bits)
         where = np.flatnonzero(multi)
         row[where] = n_src + 1 + np.arange(m_seg)
-        tables_down.append(_bits(down_bits[plan.watch], m_seg).T)
-        tables_degraded.append(_bits(degraded_bits[plan.watch], m_seg).T)
+        tables_down.append(_bits(down_bits[plan.watch], m_seg))
+        tables_degraded.append(_bits(degraded_bits[plan.watch], m_seg))
         pair_segment = where[pair_local]
     return Segments(seg_trial, seg_start, seg_length, first, single, row,
-                    np.concatenate(tables_down), np.concatenate(tables_degraded), pair_source, pair_segment)
+                    np.concatenate(tables_down, axis=1), np.concatenate(tables_degraded, axis=1), pair_source,
+                    pair_segment)
 
 
 def failover_windows(plan: RiskPlan, seg: Segments) -> Outages:
@@ -408,7 +434,7 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int, isolated: Outages
     by_target = np.zeros((n_t, n_src))
     cols = [row_of[int(t)] for t in plan.targets]
     # Only segments where some target is down or degraded cost anything: work on those alone.
-    costly = (seg.down_table[:, cols] | seg.degraded_table[:, cols]).any(axis=1)
+    costly = (seg.down_table[cols] | seg.degraded_table[cols]).any(axis=0)
     idx = np.flatnonzero(costly[seg.row])
     rows, trial, alone = seg.row[idx], seg.trial[idx], seg.single[idx]
     hours = seg.length_ms[idx] / (MS * 3600.0)
@@ -421,8 +447,8 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int, isolated: Outages
     in_sub[in_sub] = idx[pos[in_sub]] == seg.pair_segment[in_sub]
     pair_pos, pair_src = pos[in_sub], seg.pair_source[in_sub]
     for j, col in enumerate(cols):
-        down = seg.down_table[rows, col]
-        degraded = seg.degraded_table[rows, col] & ~down
+        down = seg.down_table[col][rows]
+        degraded = seg.degraded_table[col][rows] & ~down
         onset = down.copy()
         onset[1:] &= ~(down[:-1] & follows[1:])  # down now, and not down just before in this trial
         incidents[:, j] = np.bincount(trial[onset], minlength=trials)
