@@ -124,8 +124,17 @@ class DnsCaches:
         if steps > STATIONARY_AFTER * self.ring:
             self._settle()
             return
+        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
+        hold = np.where(negative, self.neg_steps, np.where(self._failing_code(), 1, self.ttl_steps))
+        uniform, drift = 1.0 / hold, 0.0
         for k in range(steps):
-            self._tick(t_s + k * dt_s)
+            due = self._tick(t_s + k * dt_s)
+            drift = max(drift, float(np.abs(due - uniform).max()))
+            if (k + 1) % self.ring == 0:
+                if drift < 1e-9:  # a whole ring of uniform expiries: already stationary
+                    self._settle()
+                    return
+                drift = 0.0
 
     def _settle(self) -> None:
         """After many holds of one answer the expiries are uniform: set that stationary state."""
@@ -143,8 +152,8 @@ class DnsCaches:
             self.fresh_bad[s, slots] = bad[s] / hold[s]
         self.bad = bad
 
-    def _tick(self, t_s: float) -> None:
-        """One step of every record's cache population."""
+    def _tick(self, t_s: float) -> np.ndarray:
+        """One step of every record's cache population; returns the share that expired."""
         self.clock += 1
         slot = self.clock % self.ring
         self.renewing += self.spread[:, slot]
@@ -175,6 +184,7 @@ class DnsCaches:
         self.spread_bad[rows, first] += rate * now_bad
         self.spread_bad[rows, stop] -= rate * now_bad
         self.bad = np.clip(self.bad + due * now_bad, 0.0, 1.0)
+        return due
 
     def after_flow(self, st: State, step: Step) -> None:
         """Nothing: caches move before the flow."""
