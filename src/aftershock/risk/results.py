@@ -64,6 +64,7 @@ class TargetRisk:
             "unavailability_ci95": [max(lo, 0.0) / self.horizon_hours, hi / self.horizon_hours],
             "availability": 1 - self.unavailability,
             "downtime_hours": self.down_hours.to_dict(),
+            "downtime_exceedance": self.down_hours.exceedance(),
             "degraded_hours": self.degraded_hours.to_dict(),
             "incidents": self.incidents.to_dict(),
             "loss": self.loss.to_dict(),
