@@ -41,6 +41,10 @@ def test_risk_json_has_the_documented_shape(run_cli):
     assert data["contributors"][0]["expected_loss"] >= data["contributors"][-1]["expected_loss"]
     assert sum(c["share"] for c in data["contributors"]) == pytest.approx(1.0, rel=1e-6)
     assert data["loss_exceedance"] and data["loss_histogram"]["counts"]
+    for curve in (data["loss_exceedance"], checkout["downtime_exceedance"], checkout["loss_exceedance"]):
+        probs = [point["probability"] for point in curve]
+        assert probs == sorted(probs, reverse=True) and 0 <= probs[-1] <= probs[0] <= 1
+    assert sum(data["loss_histogram"]["counts"]) + data["loss_histogram"]["zero"] == 1500
     assert all("source" in s for s in data["sources"])
 
 
