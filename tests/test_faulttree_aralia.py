@@ -16,8 +16,8 @@ from aftershock.analysis.mef import read_fault_tree
 from .conftest import SHARED
 
 ARALIA = SHARED / "benchmarks" / "fault-trees"
-# Trees whose minimal cut sets take more than a few seconds here: still checked, as slow tests.
-SLOW = {"edfpa14p"}
+# Trees that take more than a few seconds here (still checked, marked slow).
+SLOW: set[str] = set()
 
 
 def _references() -> list[tuple[str, int, int, str]]:

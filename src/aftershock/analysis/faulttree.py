@@ -38,6 +38,8 @@ GATE_KINDS = ("and", "or", "atleast", "not", "nand", "nor", "xor", "null")
 ArgKind = Literal["gate", "basic", "house"]
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3
+# What CUDD spends per node, unique table and computed table included (measured, roughly).
+_CUDD_NODE_BYTES = 128
 # A Python ZBDD node (three list slots, a unique-table entry and memo entries) costs about this.
 _ZBDD_NODE_BYTES = 400
 
@@ -194,24 +196,26 @@ class FaultTreeBDD:
     def build(cls, tree: FaultTree, *, max_memory: int = DEFAULT_MAX_MEMORY) -> FaultTreeBDD:
         """Compile the top event of `tree` (checked first) into a BDD within `max_memory` bytes.
 
-        The variable order matters more than anything else: no static heuristic wins on every
-        tree, so a small portfolio is tried (depth-first left-most; gates with more events first;
-        events first, then gates with fewer events), later ones abandoned as soon as they grow past
-        the best BDD so far, and the smallest BDD is kept.
+        The variable order matters more than anything else and no static heuristic wins on
+        every tree, so a small portfolio (depth-first left-most; gates with more events first;
+        events first, then gates with fewer events) is raced: every order is built under a cap
+        on live nodes that grows fourfold per round, and the smallest BDD of the first round in
+        which any order finishes is kept. The cost is within a small factor of the best order's.
         """
         check_tree(tree)
+        orders = variable_orders(tree)
         best: tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int] | None = None
-        for order in variable_orders(tree):
-            cap = None if best is None else 4 * len(best[1]) + 20_000
-            try:
-                built = _build_with_order(tree, order, max_memory, cap)
-            except _OverCap:
-                continue
-            if best is None or len(built[1]) < len(best[1]):
-                best = built
-            if len(best[1]) < 5_000:
-                break  # small enough: another order cannot pay for itself
-        assert best is not None
+        cap: int | None = 20_000
+        while best is None:
+            for order in orders:
+                try:
+                    built = _build_with_order(tree, order, max_memory, cap)
+                except _OverCap:
+                    continue
+                if best is None or len(built[1]) < len(best[1]):
+                    best = built
+            if cap is not None:
+                cap = cap * 4 if cap * _CUDD_NODE_BYTES < max_memory else None
         events, var, high, low, root = best
         return cls(tree, events, var, high, low, root)
 
@@ -285,15 +289,19 @@ class FaultTreeBDD:
         memo: dict[int, int] = {}
         without, make = zbdd.without, zbdd.node
         stride = limit + 2
+        nvars = len(self.events)
 
         def minsol(edge: int, k: int) -> int:
             if edge <= 1:
                 return 1 - edge  # TRUE -> {{}} (1), FALSE -> {} (0)
+            node, neg = edge >> 1, edge & 1
+            room = nvars - var[node]  # no set below this node has more events than this
+            if k > room:
+                k = room  # so an order limit that cannot bind does not split the memo
             key = edge * stride + k
             hit = memo.get(key)
             if hit is not None:
                 return hit
-            node, neg = edge >> 1, edge & 1
             lo = minsol(low[node] ^ neg, k)
             hi = without(minsol(high[node] ^ neg, k - 1), lo) if k > 0 else 0
             result = make(var[node], hi, lo)
@@ -454,19 +462,31 @@ def _dfs_events(tree: FaultTree, key) -> list[str]:
 
 
 def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: int | None):
-    """(events, var, high, low, root) of the top event's BDD under one variable order."""
+    """(events, var, high, low, root) of the top event's BDD under one variable order; with a
+    cap, CUDD's own memory limit stops the build (raising _OverCap) once it needs more than about
+    `cap` nodes, so a hopeless order costs little."""
+    import warnings
+
     import dd.cudd as cudd
 
     manager = cudd.BDD(memory_estimate=min(max_memory, 32 * 1024**2))
-    manager.configure(reordering=False, max_memory=max_memory)
+    limit = max_memory
+    if cap is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
+            base = int(manager.statistics()["mem"])
+        limit = min(max_memory, base + cap * _CUDD_NODE_BYTES)
+    manager.configure(reordering=False, max_memory=limit)
     if events:
         manager.declare(*events)
     try:
-        top = _build_top(manager, tree, cap)
+        top = _build_top(manager, tree)
         var, high, low, root = _export(manager, top, events)
     except ValueError as exc:
         if "NULL" not in str(exc):
             raise
+        if limit < max_memory:
+            raise _OverCap from None
         raise ResourceLimitError(
             f"the BDD of '{tree.top}' needs more than {max_memory / 1024**2:.0f} MiB",
             hint="raise --max-memory, or bound the analysis (fewer targets, a smaller tree)",
@@ -499,8 +519,6 @@ def _build_top(manager, tree: FaultTree, cap: int | None = None):
             else:
                 ins.append(manager.true if tree.house_events[arg.name] else manager.false)
         built[name] = _apply_gate(manager, gate, ins)
-        if cap is not None and len(manager) > cap:
-            raise _OverCap
     return built[tree.top]
 
 
