@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aftershock.cli.app import FormatOption, OutputFormat, app, console, emit
+from aftershock.cli.app import (
+    FormatOption,
+    HtmlOption,
+    OutputFormat,
+    app,
+    console,
+    emit,
+    load_graph,
+    write_html_option,
+)
 
 if TYPE_CHECKING:
     from aftershock.sim.race import RaceEstimate, RaceRun, TraceEvent
@@ -28,6 +37,7 @@ def replay(
         help="sensitivity: replay with component.key=V1,V2,... (one key at a time; repeatable)",
     )] = None,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Replay a catalogued incident: recorded windows beside simulated ones, per service."""
     from aftershock.sim.incidents import IncidentError, incident_ids, load_incident
@@ -55,6 +65,8 @@ def replay(
             result = run(incident, whatif, progress=lambda share: bar.update(task, completed=share))
     else:
         result = run(incident, whatif)
+    if html is not None:  # the graph view shows the incident's model (without what-if edits)
+        write_html_option(html, result, load_graph(result.incident.model_path))
     emit(result, fmt, lambda r: _print_replay(r, parameters))
 
 

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from aftershock.cli.app import FormatOption, ModelArg, OutputFormat, app, console, emit, load_graph
+from aftershock.cli.app import (
+    FormatOption,
+    HtmlOption,
+    ModelArg,
+    OutputFormat,
+    app,
+    console,
+    emit,
+    load_graph,
+    write_html_option,
+)
 
 
 @app.command()
@@ -18,6 +28,7 @@ def simulate(
         "--series", help="also write every time series to FILE.csv or FILE.parquet")] = None,
     series_limit: Annotated[int, typer.Option(help="components with series in the JSON")] = 50,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Cascade through time: windows down/degraded per component, losses, time series."""
     from rich.progress import Progress
@@ -47,6 +58,7 @@ def simulate(
         def to_dict(self) -> dict:
             return result.to_dict(series_limit=series_limit)
 
+    write_html_option(html, result.to_dict(series_limit=series_limit), graph)
     emit(_Json() if fmt is OutputFormat.json else result, fmt, lambda r: print_simulation(r))
 
 
