@@ -146,3 +146,15 @@ def test_demo_model_text_output(run_cli) -> None:
     assert "checkout" in res.stdout
     res = run_cli("cutsets", DEMO, "-t", "checkout", "--limit", "3")
     assert res.exit_code == 0 and "exact probability" in res.stdout and "raise --limit" in res.stdout
+
+
+def test_memory_budget_gives_a_clear_message(run_cli) -> None:
+    tree = SHARED / "benchmarks" / "fault-trees" / "aralia" / "edfpa14p.xml"
+    if not tree.is_file():
+        pytest.skip(f"Aralia benchmark not found at {tree}")
+    res = run_cli("fta", tree, "--max-memory", "16")
+    assert res.exit_code == 2
+    assert "memory" in res.stderr and "--max-memory" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = run_cli("fta", tree, "--max-memory", "1")
+    assert res.exit_code == 2 and "too small" in res.stderr

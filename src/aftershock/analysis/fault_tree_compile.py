@@ -81,7 +81,7 @@ def fault_tree_of(
         a.kind == "house" for g in builder.gates.values() for a in g.args) else {}
     events = {graph.names[i]: probs.get(i) for i in builder.events}
     return FaultTree(name=f"{graph.model.name}-{target}", top=top_name, gates=builder.gates,
-                     basic_events=events, house_events=houses)
+                     basic_events=events, house_events=houses, source=graph.model.path)
 
 
 def _probabilities(graph: CompiledGraph, relevant: np.ndarray, default: float | None,

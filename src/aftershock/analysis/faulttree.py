@@ -40,8 +40,9 @@ ArgKind = Literal["gate", "basic", "house"]
 DEFAULT_MAX_MEMORY = 2 * 1024**3
 # What CUDD spends per node, unique table and computed table included (measured, roughly).
 _CUDD_NODE_BYTES = 128
-# A Python ZBDD node (three list slots, a unique-table entry and memo entries) costs about this.
-_ZBDD_NODE_BYTES = 400
+# A Python ZBDD node (three list slots, a unique-table entry) and its share of the memo tables
+# (up to two entries a node) cost about this much.
+_ZBDD_NODE_BYTES = 600
 
 
 class FaultTreeError(AftershockError):
@@ -80,6 +81,7 @@ class FaultTree:
     basic_events: dict[str, float | None]
     house_events: dict[str, bool] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    source: str | None = None  # the file it came from, for error messages
 
     def reachable(self) -> tuple[list[str], list[str]]:
         """Gates and basic events under the top gate, in depth-first left-most order of first visit."""
@@ -313,8 +315,9 @@ class FaultTreeBDD:
                 root = minsol(self.root, limit)
             except MemoryError:
                 raise ResourceLimitError(
-                    "the cut-set ZBDD exceeds the memory budget",
-                    hint="set a lower --max-order or a --cutoff, or raise --max-memory",
+                    f"the cut-set ZBDD of '{self.tree.top}' exceeds the memory budget",
+                    file=self.tree.source,
+                    hint="set a lower --max-order, or raise --max-memory",
                 ) from None
         return CutSets(self.events, zbdd, root, max_order)
 
@@ -489,6 +492,7 @@ def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: 
             raise _OverCap from None
         raise ResourceLimitError(
             f"the BDD of '{tree.top}' needs more than {max_memory / 1024**2:.0f} MiB",
+            file=tree.source,
             hint="raise --max-memory, or bound the analysis (fewer targets, a smaller tree)",
         ) from None
     del top
@@ -654,6 +658,7 @@ class _Zbdd:
         """`node` and `without` as closures over the node lists (the hot loop of cut sets)."""
         var, hi_, lo_, has_empty = self.var, self.hi, self.lo, self.has_empty
         unique, memo, max_nodes = self.unique, self.without_memo, self.max_nodes
+        max_memo = 2 * max_nodes
         shift = 1 << 32
 
         def node(v: int, hi: int, lo: int) -> int:
@@ -694,6 +699,8 @@ class _Zbdd:
             else:
                 qlo = lo_[q]
                 r = node(vp, without(without(hi_[p], hi_[q]), qlo), without(lo_[p], qlo))
+            if len(memo) >= max_memo:
+                raise MemoryError
             memo[key] = r
             return r
 

@@ -221,7 +221,8 @@ def _assemble(defs: _Definitions, top: str | None, mission_time_h: float, first_
     labels = {name: lab for name, lab in ((n, _label(el)) for n, (el, _) in defs.gates.items()) if lab}
     labels.update({n: lab for n, el in defs.basic.items() if (lab := _label(el))})
     tree = FaultTree(name=defs.tree_names[0] if defs.tree_names else Path(first_file).stem, top=top,
-                     gates=gates, basic_events=basic, house_events=house, labels=labels)
+                     gates=gates, basic_events=basic, house_events=house, labels=labels,
+                     source=first_file)
     cycle = find_gate_cycle(tree)
     if cycle:
         el = defs.gates[cycle[0].split("[")[0]][0] if cycle[0].split("[")[0] in defs.gates else None

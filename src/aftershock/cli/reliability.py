@@ -23,6 +23,13 @@ MemoryOption = Annotated[int, typer.Option("--max-memory", help="memory budget o
 HOURS_PER_YEAR = 8760.0
 
 
+def _budget(mib: int) -> int:
+    """--max-memory in bytes."""
+    if mib < 16:
+        raise AftershockError(f"--max-memory {mib} MiB is too small", hint="give 16 or more (MiB)")
+    return mib * 1024**2
+
+
 def _check_default(value: float | None) -> None:
     if value is not None and not 0.0 <= value <= 1.0:
         raise AftershockError(f"--default-unavailability {value} is not a probability",
@@ -60,7 +67,7 @@ def availability(
     for name in targets:
         tree = fault_tree_of(graph, name, default_unavailability=default_unavailability,
                              require_probabilities=True)
-        result = analyze_fault_tree(tree, limit=5, max_memory=max_memory * 1024**2)
+        result = analyze_fault_tree(tree, limit=5, max_memory=_budget(max_memory))
         row = result.to_dict()
         row["target"] = name
         p = result.probability or 0.0
@@ -87,7 +94,7 @@ def cutsets(
 
     _, tree = _tree(model, target, default_unavailability, required=cutoff > 0)
     result = analyze_fault_tree(tree, max_order=max_order, cutoff=cutoff, limit=limit,
-                                max_memory=max_memory * 1024**2)
+                                max_memory=_budget(max_memory))
     data = result.to_dict()
     data["target"] = target
     emit(data, fmt, lambda _: _print_analysis(result, target))
@@ -106,7 +113,7 @@ def importance(
     from aftershock.analysis.importance import importance as rank
 
     _, tree = _tree(model, target, default_unavailability, required=True)
-    result = rank(FaultTreeBDD.build(tree, max_memory=max_memory * 1024**2))
+    result = rank(FaultTreeBDD.build(tree, max_memory=_budget(max_memory)))
     data = result.to_dict()
     data["target"] = target
     emit(data, fmt, lambda _: _print_importance(result))
@@ -129,9 +136,9 @@ def fta(
     from aftershock.analysis.mef import read_fault_tree
 
     tree = read_fault_tree(files, top=top)
-    bdd = FaultTreeBDD.build(tree, max_memory=max_memory * 1024**2)
+    bdd = FaultTreeBDD.build(tree, max_memory=_budget(max_memory))
     result = analyze_fault_tree(tree, max_order=max_order, cutoff=cutoff, limit=limit,
-                                max_memory=max_memory * 1024**2, bdd=bdd)
+                                max_memory=_budget(max_memory), bdd=bdd)
     data = result.to_dict()
     ranked = rank(bdd) if with_importance and result.probability is not None else None
     if ranked is not None:
