@@ -147,10 +147,15 @@ def test_lognormal_profile_has_the_given_median_and_p90():
 
 
 def test_serve_stale_on_a_service_is_a_located_error():
-    graph = compile_model(load_model_text("components:\n  api:\n    serve_stale: 1h\n"))
     with pytest.raises(ModelError) as err:
-        failure_sources(graph)
+        load_model_text("components:\n  api:\n    serve_stale: 1h\n")
     assert err.value.line == 3 and err.value.component == "api"
+
+
+def test_common_cause_named_like_a_component_is_a_located_error():
+    with pytest.raises(ModelError) as err:
+        load_model_text("components:\n  aws: {}\ncommon_causes:\n  aws: {provider: aws}\n")
+    assert err.value.line == 4 and "name of a component" in err.value.message
 
 
 def test_distribution_quantiles_and_merge_match_numpy():

@@ -33,6 +33,7 @@ class Model:
     origins: dict[str, Origin] = field(default_factory=dict)
     description: str | None = None
     common_causes: dict[str, CommonCause] = field(default_factory=dict)
+    cause_origins: dict[str, Origin] = field(default_factory=dict)
 
     def locate(
         self, component: str, keys: tuple[Any, ...] = ()
@@ -70,7 +71,10 @@ def _build(root: Document) -> Model:
     components: dict[str, Component] = {}
     origins: dict[str, Origin] = {}
     causes: dict[str, CommonCause] = {}
-    _collect(root, root_file, components, origins, causes, chain=(_realpath(root.path),))
+    cause_origins: dict[str, Origin] = {}
+    _collect(
+        root, root_file, components, origins, causes, cause_origins, chain=(_realpath(root.path),)
+    )
     model = Model(
         name=root_file.name or Path(root.path).stem,
         path=root.path,
@@ -78,6 +82,7 @@ def _build(root: Document) -> Model:
         origins=origins,
         description=root_file.description,
         common_causes=causes,
+        cause_origins=cause_origins,
     )
     from aftershock.catalog.providers import expand_model_references  # provider:service@region
 
@@ -96,6 +101,7 @@ def _collect(
     components: dict[str, Component],
     origins: dict[str, Origin],
     causes: dict[str, CommonCause],
+    cause_origins: dict[str, Origin],
     chain: tuple[str, ...],
 ) -> None:
     for name, cause in file.common_causes.items():
@@ -109,6 +115,7 @@ def _collect(
                 hint="names of common causes are global across included files; rename one",
             )
         causes[name] = cause
+        cause_origins[name] = Origin(doc, ("common_causes", name))
     for name, component in file.components.items():
         if name in components:
             first = origins[name].document
@@ -145,7 +152,15 @@ def _collect(
                 hint="include paths are relative to the file that includes them",
             )
         child = read_document(target)
-        _collect(child, _validate(child), components, origins, causes, (*chain, str(target)))
+        _collect(
+            child,
+            _validate(child),
+            components,
+            origins,
+            causes,
+            cause_origins,
+            (*chain, str(target)),
+        )
 
 
 def _validate(doc: Document) -> ModelFile:
@@ -247,6 +262,16 @@ def _unwrap(tp: Any) -> Any:
 
 def _check_references(model: Model) -> None:
     names = model.components
+    for cause, origin in model.cause_origins.items():
+        if cause in names:
+            line, column = origin.document.locate_key(origin.keys)
+            raise ModelError(
+                f"common cause '{cause}' has the name of a component",
+                file=origin.document.path,
+                line=line,
+                column=column,
+                hint="give the event its own name, e.g. 'aws-us-east-1-outage'",
+            )
     for name, component in names.items():
         for keys, ref in component.references():
             if ref not in names:
@@ -286,7 +311,7 @@ def _check_references(model: Model) -> None:
                 hint="for example record: api.example.com",
             )
         if component.kind != "dns_record":
-            for key in ("record", "ttl", "negative_ttl"):
+            for key in ("record", "ttl", "negative_ttl", "serve_stale"):
                 if getattr(component, key) is not None:
                     raise model.error(
                         f"`{key}` only applies to a component of kind dns_record",

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from aftershock.errors import AftershockError, ModelError
+from aftershock.errors import AftershockError
 from aftershock.model.compile import CompiledGraph
 from aftershock.model.load import Model
 from aftershock.model.schema import CommonCause, Component, Failure
@@ -278,32 +278,10 @@ def component_profile(component: Component, kind: str, defaults: dict[str, Any] 
 
 def common_causes(model: Model) -> dict[str, tuple[CommonCause, Document | None]]:
     """The model's `common_causes:` entries from every file it is made of, with their documents."""
-    declared = getattr(model, "common_causes", None)
-    if isinstance(declared, dict):  # once load.Model carries them
-        return {name: (cause, None) for name, cause in declared.items()}
-    docs: dict[str, Document] = {}
-    for origin in model.origins.values():
-        docs.setdefault(origin.document.path, origin.document)
-    if model.path not in docs and not model.path.startswith("<") and Path(model.path).is_file():
-        docs[model.path] = read_document(model.path)
-    found: dict[str, tuple[CommonCause, Document | None]] = {}
-    for doc in docs.values():
-        raw = doc.data.get("common_causes") if isinstance(doc.data, dict) else None
-        for name, body in (raw or {}).items():
-            if name in found:
-                line, col = doc.locate(("common_causes", name))
-                raise ModelError(
-                    f"common cause '{name}' is defined twice", file=doc.path, line=line, column=col,
-                    hint="common-cause names are global across included files",
-                )
-            if name in model.components:
-                line, col = doc.locate(("common_causes", name))
-                raise ModelError(
-                    f"common cause '{name}' has the name of a component", file=doc.path, line=line,
-                    column=col, hint="give the event its own name, e.g. 'aws-us-east-1-outage'",
-                )
-            found[name] = (CommonCause.model_validate(body), doc)
-    return found
+    return {
+        name: (cause, origin.document if (origin := model.cause_origins.get(name)) else None)
+        for name, cause in model.common_causes.items()
+    }
 
 
 def placed_in(component: Component, cause: CommonCause) -> bool:
@@ -332,11 +310,6 @@ def failure_sources(
     sources: list[FailureSource] = []
     notes: list[str] = []
     for i, (name, comp) in enumerate(zip(graph.names, graph.components, strict=True)):
-        if comp.kind != "dns_record" and comp.serve_stale is not None:
-            raise graph.model.error(
-                "`serve_stale` only applies to a component of kind dns_record", name, ("serve_stale",),
-                hint="set it on the dns_record the component resolves",
-            )
         if not graph.can_fail[i]:
             continue
         profile = component_profile(comp, graph.kinds[i], defaults)
