@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from aftershock.cli.app import FormatOption, ModelArg, OutputFormat, app, console, emit, err_console
+from aftershock.cli.app import (
+    FormatOption,
+    HtmlOption,
+    ModelArg,
+    OutputFormat,
+    app,
+    console,
+    emit,
+    err_console,
+    write_html_option,
+)
 
 
 class Backend(StrEnum):
@@ -83,6 +93,7 @@ def risk(
     top: Annotated[int, typer.Option(min=1, help="contributors to list")] = 10,
     progress: ProgressOption = True,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Monte Carlo of outages over a horizon: downtime, incidents and loss per target, with contributors."""
     from aftershock.cli.app import load_graph
@@ -93,6 +104,7 @@ def risk(
     graph = load_graph(model)
     with _progress(trials, progress and fmt is OutputFormat.text, "trials") as advance:
         result = estimate_risk(graph, settings, advance)
+    write_html_option(html, result, graph)
     emit(result, fmt, lambda r: print_risk(console, r, top))
 
 
@@ -110,6 +122,7 @@ def whatif(
     target: TargetOption = None,
     progress: ProgressOption = True,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Evaluate mitigations against the baseline (common random numbers), ranked by loss removed."""
     from aftershock.model.load import load_model
@@ -122,4 +135,8 @@ def whatif(
     plan = read_mitigations(mitigations)
     with _progress(trials, progress and fmt is OutputFormat.text, "trials") as advance:
         result = evaluate_mitigations(loaded, plan, settings, advance)
+    if html is not None:
+        from aftershock.model.compile import compile_model
+
+        write_html_option(html, result, compile_model(loaded))
     emit(result, fmt, lambda r: print_whatif(console, r))
