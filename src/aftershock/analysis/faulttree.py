@@ -206,19 +206,24 @@ class FaultTreeBDD:
         """
         check_tree(tree)
         orders = variable_orders(tree)
-        best: tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int] | None = None
+        best = None  # (size, manager, top, events) of the smallest BDD so far
         cap: int | None = 20_000
         while best is None:
             for order in orders:
+                # A later order only matters if it beats the best so far.
+                limit = cap if best is None else min(cap or best[0], best[0]) + 1000
                 try:
-                    built = _build_with_order(tree, order, max_memory, cap)
+                    manager, top = _build_with_order(tree, order, max_memory, limit)
                 except _OverCap:
                     continue
-                if best is None or len(built[1]) < len(best[1]):
-                    best = built
+                size = top.dag_size
+                if best is None or size < best[0]:
+                    best = (size, manager, top, order)
             if cap is not None:
                 cap = cap * 4 if cap * _CUDD_NODE_BYTES < max_memory else None
-        events, var, high, low, root = best
+        _, manager, top, events = best
+        var, high, low, root = _export(manager, top, events)
+        del best, top, manager
         return cls(tree, events, var, high, low, root)
 
     # -- probability -----------------------------------------------------------------------
@@ -465,9 +470,9 @@ def _dfs_events(tree: FaultTree, key) -> list[str]:
 
 
 def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: int | None):
-    """(events, var, high, low, root) of the top event's BDD under one variable order; with a
-    cap, CUDD's own memory limit stops the build (raising _OverCap) once it needs more than about
-    `cap` nodes, so a hopeless order costs little."""
+    """(manager, top) of the top event's BDD under one variable order; with a cap, CUDD's own
+    memory limit stops the build (raising _OverCap) once it needs more than about `cap` nodes,
+    so a hopeless order costs little."""
     import warnings
 
     import dd.cudd as cudd
@@ -484,7 +489,6 @@ def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: 
         manager.declare(*events)
     try:
         top = _build_top(manager, tree)
-        var, high, low, root = _export(manager, top, events)
     except ValueError as exc:
         if "NULL" not in str(exc):
             raise
@@ -495,8 +499,8 @@ def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: 
             file=tree.source,
             hint="raise --max-memory, or bound the analysis (fewer targets, a smaller tree)",
         ) from None
-    del top
-    return events, var, high, low, root
+    manager.configure(max_memory=max_memory)  # the export may still allocate
+    return manager, top
 
 
 def _build_top(manager, tree: FaultTree, cap: int | None = None):
