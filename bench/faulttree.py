@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARALIA = ROOT.parent / "shared" / "benchmarks" / "fault-trees" / "aralia"
+REPORT_LIMIT_BYTES = 1024**3
 
 
 def _ours_child(path: str, max_memory: int, queue: mp.Queue) -> None:
@@ -66,25 +69,41 @@ def run_ours(path: Path, timeout: float, max_memory: int) -> dict:
     return queue.get()
 
 
+def _limit_report_size() -> None:
+    # SCRAM writes every cut set into its report: millions of them are gigabytes.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (REPORT_LIMIT_BYTES, REPORT_LIMIT_BYTES))
+
+
 def run_scram(path: Path, timeout: float, workdir: Path) -> dict:
     """SCRAM's BDD analysis of one tree: wall time, its own analysis time, count, probability."""
     out = workdir / f"{path.stem}.scram.xml"
     start = time.perf_counter()
     try:
         subprocess.run(["scram", "--bdd", "--probability", "true", "--limit-order", "1000",
-                        "-o", str(out), str(path)], check=True, capture_output=True, timeout=timeout)
+                        "-o", str(out), str(path)], check=True, capture_output=True, timeout=timeout,
+                       preexec_fn=_limit_report_size)
     except subprocess.TimeoutExpired:
+        out.unlink(missing_ok=True)
         return {"timeout": True}
     except subprocess.CalledProcessError as exc:
+        out.unlink(missing_ok=True)
+        if exc.returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
+            return {"error": "report > 1 GB"}
         return {"error": exc.stderr.decode(errors="replace").strip().splitlines()[-1:]}
     wall = time.perf_counter() - start
-    root = ET.parse(out).getroot()
-    products = root.find(".//sum-of-products")
-    calc = root.find(".//calculation-time")
-    analysis = sum(float(c.text or 0) for c in calc) if calc is not None else None
+    found: dict = {"seconds": wall, "analysis": None}
+    # The figures we need come before the cut sets: stream the report and stop there.
+    for _, el in ET.iterparse(out, events=("end",)):
+        if el.tag == "calculation-time":
+            found["analysis"] = sum(float(c.text or 0) for c in el)
+            break
+    for _, el in ET.iterparse(out, events=("start",)):
+        if el.tag == "sum-of-products":
+            found["count"] = int(el.get("products"))
+            found["probability"] = float(el.get("probability"))
+            break
     out.unlink()
-    return {"seconds": wall, "analysis": analysis, "count": int(products.get("products")),
-            "probability": float(products.get("probability"))}
+    return found
 
 
 def main() -> int:
