@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -199,8 +200,7 @@ class FaultTreeBDD:
         """Compile the top event of `tree` (checked first) into a BDD within `max_memory` bytes.
 
         The variable order matters more than anything else and no static heuristic wins on
-        every tree, so a small portfolio (depth-first left-most; gates with more events first;
-        events first, then gates with fewer events) is raced: every order is built under a cap
+        every tree, so a small portfolio of orders (`variable_orders`) is raced: every order is built under a cap
         on live nodes that grows fourfold per round, and the smallest BDD of the first round in
         which any order finishes is kept. The cost is within a small factor of the best order's.
         """
@@ -417,8 +417,10 @@ class _OverCap(Exception):
 
 
 def variable_orders(tree: FaultTree) -> list[list[str]]:
-    """Candidate variable orders: depth-first left-most visits of the gates, with the inputs of
-    each gate taken as written, gates with more events first, or events then smaller gates."""
+    """Candidate variable orders, each the depth-first left-most visit of the gates with the
+    inputs of every gate taken: as written; gates with more events first; gates with fewer events
+    first; events before gates, then smaller gates; most used first. (Each of these is 10-100x
+    better than the others on some Aralia tree.)"""
     index: dict[str, int] = {}
     under: dict[str, int] = {}  # bitset of the basic events under each gate
     for name in _postorder(tree):
@@ -430,19 +432,19 @@ def variable_orders(tree: FaultTree) -> list[list[str]]:
                 bits |= under[arg.name]
         under[name] = bits
     size = {g: b.bit_count() for g, b in under.items()}
-
-    def gates_big_first(a: Arg) -> tuple[int, int]:
-        return (0, -size[a.name]) if a.kind == "gate" else (1, 0)
-
-    def events_then_small(a: Arg) -> tuple[int, int]:
-        return (1, size[a.name]) if a.kind == "gate" else (0, 0)
-
-    orders = [_dfs_events(tree, None), _dfs_events(tree, gates_big_first),
-              _dfs_events(tree, events_then_small)]
+    uses = Counter(a.name for g in tree.gates.values() for a in g.args)
+    keys = [
+        None,
+        lambda a: (0, -size[a.name]) if a.kind == "gate" else (1, 0),
+        lambda a: (0, size[a.name]) if a.kind == "gate" else (1, 0),
+        lambda a: (1, size[a.name]) if a.kind == "gate" else (0, 0),
+        lambda a: -uses[a.name],
+    ]
     unique: list[list[str]] = []
-    for o in orders:
-        if o not in unique:
-            unique.append(o)
+    for key in keys:
+        order = _dfs_events(tree, key)
+        if order not in unique:
+            unique.append(order)
     return unique
 
 
