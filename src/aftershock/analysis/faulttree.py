@@ -188,7 +188,6 @@ class FaultTreeBDD:
     high: np.ndarray
     low: np.ndarray
     root: int
-    build_stats: dict[str, float] = field(default_factory=dict)
 
     @property
     def node_count(self) -> int:
@@ -505,7 +504,7 @@ def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: 
     return manager, top
 
 
-def _build_top(manager, tree: FaultTree, cap: int | None = None):
+def _build_top(manager, tree: FaultTree):
     """BDD of the top gate, gates compiled children first without recursion; a gate's BDD is
     dropped once every gate using it is built."""
     order = _postorder(tree)
