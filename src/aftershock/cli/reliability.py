@@ -168,7 +168,8 @@ def export_mef(
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {output} ({len(tree.gates)} gates, {len(tree.basic_events)} basic events)")
+        gates, events = tree.reachable()
+        console.print(f"wrote {output} ({len(gates)} gates, {len(events)} basic events)")
 
 
 # -- text renderers -------------------------------------------------------------------------
