@@ -218,6 +218,8 @@ class FaultTreeBDD:
                 size = top.dag_size
                 if best is None or size < best[0]:
                     best = (size, manager, top, order)
+                if best[0] < 2_000:
+                    break  # small already: another order cannot pay for itself
             if cap is not None:
                 cap = cap * 4 if cap * _CUDD_NODE_BYTES < max_memory else None
         _, manager, top, events = best
@@ -478,7 +480,7 @@ def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: 
 
     import dd.cudd as cudd
 
-    manager = cudd.BDD(memory_estimate=min(max_memory, 32 * 1024**2))
+    manager = cudd.BDD(memory_estimate=min(max_memory, 8 * 1024**2))  # CUDD grows it
     limit = max_memory
     if cap is not None:
         with warnings.catch_warnings():
@@ -653,10 +655,10 @@ class _Zbdd:
         self.hi: list[int] = [0, 0]
         self.lo: list[int] = [0, 0]
         self.unique: dict[tuple[int, int, int], int] = {}
-        self.without_memo: dict[tuple[int, int], int] = {}
+        self.without_memo: dict[int, int] = {}
         self.has_empty: list[bool] = [False, True]
         self.max_nodes = max_nodes
-
+        self._extremes: tuple[bytes, tuple[list[float], list[float]]] | None = None
         self.node, self.without = self._operations()
 
     def _operations(self):
@@ -722,18 +724,28 @@ class _Zbdd:
     def max_order(self, root: int) -> int:
         """Size of the largest set under root (0 for the empty family or {{}})."""
         best = [0, 0]
+        lo, hi = self.lo, self.hi
         for i in range(2, root + 1):
-            best.append(max(best[self.lo[i]], best[self.hi[i]] + 1))
+            a, b = best[lo[i]], best[hi[i]] + 1
+            best.append(a if a > b else b)
         return best[root] if root > 1 else 0
 
     def extreme_products(self, p: np.ndarray) -> tuple[list[float], list[float]]:
         """Largest and smallest product of probabilities over the sets under each node."""
+        key = np.asarray(p, dtype=float).tobytes()
+        if self._extremes is not None and self._extremes[0] == key:
+            return self._extremes[1]
+        q = np.asarray(p, dtype=float).tolist()
         maxp = [0.0, 1.0]
         minp = [math.inf, 1.0]
-        for i in range(2, len(self.var)):
-            q = float(p[self.var[i]])
-            maxp.append(max(maxp[self.lo[i]], q * maxp[self.hi[i]]))
-            minp.append(min(minp[self.lo[i]], q * minp[self.hi[i]]))
+        var, lo, hi = self.var, self.lo, self.hi
+        for i in range(2, len(var)):
+            w = q[var[i]]
+            a, b = maxp[lo[i]], w * maxp[hi[i]]
+            maxp.append(a if a > b else b)
+            a, b = minp[lo[i]], w * minp[hi[i]]
+            minp.append(a if a < b else b)
+        self._extremes = (key, (maxp, minp))
         return maxp, minp
 
     def power_sums(self, p: np.ndarray, terms: int) -> np.ndarray:
