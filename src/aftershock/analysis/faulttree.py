@@ -246,6 +246,7 @@ class FaultTreeBDD:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             raise FaultTreeError(
                 f"{len(missing)} basic event(s) have no probability: {shown}",
+                file=self.tree.source,
                 hint="give each a probability, or pass a default probability",
             )
         return np.asarray(probs, dtype=float)
@@ -894,6 +895,7 @@ class FaultTreeAnalysis:
     max_order: int | None
     cutoff: float
     largest_order: int
+    missing_probabilities: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (see docs/reliability.md)."""
@@ -907,6 +909,7 @@ class FaultTreeAnalysis:
             "limits": {"max_order": self.max_order, "cutoff": self.cutoff},
             "largest_order": self.largest_order,
             "basic_events": self.basic_events,
+            "missing_probabilities": self.missing_probabilities,
             "bdd_nodes": self.bdd_nodes,
         }
 
@@ -926,7 +929,8 @@ def analyze_fault_tree(
     if max_order is not None and max_order < 0:
         raise FaultTreeError(f"max order {max_order} is negative", hint="give 1 or more")
     bdd = bdd or FaultTreeBDD.build(tree, max_memory=max_memory)
-    quantitative = not tree.missing_probabilities()
+    missing = tree.missing_probabilities()
+    quantitative = not missing
     if cutoff > 0 and not quantitative:
         bdd.event_probabilities()  # raises, naming the events without a probability
     cut_sets = bdd.minimal_cut_sets(max_order, max_memory=max_memory)
@@ -957,4 +961,5 @@ def analyze_fault_tree(
         max_order=max_order,
         cutoff=cutoff,
         largest_order=cut_sets.zbdd.max_order(cut_sets.root),
+        missing_probabilities=len(missing),
     )

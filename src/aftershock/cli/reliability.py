@@ -200,7 +200,10 @@ def _print_analysis(result: Any, name: str) -> None:
 
     console.print(f"[bold]{escape(name)}[/]: {result.basic_events} basic events, "
                   f"BDD of {result.bdd_nodes:,} nodes")
-    if result.probability is not None:
+    if result.probability is None:
+        console.print(f"[yellow]qualitative only[/]: {result.missing_probabilities} basic event(s) "
+                      "have no probability")
+    else:
         console.print(f"exact probability   {_fmt(result.probability)}")
         console.print(f"rare-event approx.  {_fmt(result.rare_event)}  ({_off(result.rare_event, result.probability)})")
         console.print(f"MCUB approx.        {_fmt(result.mcub)}  ({_off(result.mcub, result.probability)})")
