@@ -79,6 +79,9 @@ def test_cutsets_qualitative_when_probabilities_are_missing(run_cli, model: Path
     data = json.loads(res.stdout)
     assert data["probability"] is None
     assert sorted(map(sorted, data["cut_sets"])) == [["cache"], ["db1", "db2"], ["report"]]
+    assert data["missing_probabilities"] == 2  # report and cache
+    text = run_cli("cutsets", model, "-t", "report")
+    assert "qualitative only: 2 basic event(s) have no probability" in text.stdout
     res = run_cli("cutsets", model, "-t", "report", "--cutoff", "0.1")
     assert res.exit_code == 2 and "no failure probability" in res.stderr
 
