@@ -206,7 +206,7 @@ class FaultTreeBDD:
         check_tree(tree)
         orders = variable_orders(tree)
         best = None  # (size, manager, top, events) of the smallest BDD so far
-        cap: int | None = 20_000
+        cap: int | None = 50_000
         while best is None:
             for order in orders:
                 # A later order only matters if it beats the best so far.
