@@ -198,3 +198,15 @@ def test_gate_tree_probability_and_cut_sets_match_enumeration(tree: FaultTree) -
     result = analyze_fault_tree(tree, limit=1000)
     assert result.mcs_count == len(minimal)
     assert result.probability == pytest.approx(exact, abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(random_trees(), st.sampled_from([0.0, 0.01, 0.3]))
+def test_approximations_equal_sums_over_listed_cut_sets(tree: FaultTree, cutoff: float) -> None:
+    import math
+
+    result = analyze_fault_tree(tree, limit=10_000, cutoff=cutoff)
+    qs = [q for q in result.cut_set_probabilities if q >= cutoff * (1 - 1e-12)]
+    assert result.mcs_count == len(qs) == len(result.cut_sets)
+    assert result.rare_event == pytest.approx(math.fsum(qs), abs=1e-12)
+    assert result.mcub == pytest.approx(1 - math.prod(1 - q for q in qs), abs=1e-12)

@@ -41,6 +41,8 @@ ArgKind = Literal["gate", "basic", "house"]
 DEFAULT_MAX_MEMORY = 2 * 1024**3
 # What CUDD spends per node, unique table and computed table included (measured, roughly).
 _CUDD_NODE_BYTES = 128
+# Below this many cut sets, sums whose series would converge slowly are taken set by set.
+_ENUMERATE_UP_TO = 200_000
 # A Python ZBDD node (three list slots, a unique-table entry) and its share of the memo tables
 # (up to two entries a node) cost about this much.
 _ZBDD_NODE_BYTES = 600
@@ -355,13 +357,20 @@ class CutSets:
         top_q = maxp[self.root]
         if cutoff > 0 and top_q < cutoff:
             return CutSetStatistics(0, 0.0, 0.0, 0)
+        largest = z.max_order(self.root)
+        if 0.5 < top_q < 1.0 and self.count() <= _ENUMERATE_UP_TO:
+            # The series converges slowly near 1: few enough sets to sum them one by one.
+            qs = [q for _, q in z.best_first(self.root, p, cutoff)]
+            rare = math.fsum(qs)
+            mcub = -math.expm1(math.fsum(math.log1p(-q) for q in qs))
+            return CutSetStatistics(len(qs), rare, mcub, largest)
         terms = _series_terms(min(top_q, 1.0))
         if cutoff <= 0:
             count = self.count()
             sums = z.power_sums(p, terms)[self.root]
         else:
             count, sums = _pruned_sums(z, self.root, p, cutoff, maxp, minp, terms)
-        return CutSetStatistics(count, float(sums[0]), _mcub(sums, top_q), z.max_order(self.root))
+        return CutSetStatistics(count, float(sums[0]), _mcub(sums, top_q), largest)
 
     def best(self, p: np.ndarray, limit: int, cutoff: float = 0.0) -> list[tuple[list[str], float]]:
         """The `limit` most probable cut sets with probability >= cutoff, most probable first."""
