@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from aftershock.cli.app import FormatOption, ModelArg, OutputFormat, app, console, emit, load_graph
+from aftershock.cli.app import (
+    FormatOption,
+    HtmlOption,
+    ModelArg,
+    OutputFormat,
+    app,
+    console,
+    emit,
+    load_graph,
+    write_html_option,
+)
 from aftershock.errors import AftershockError
 
 TargetOption = Annotated[str, typer.Option("--target", "-t", help="the component whose DOWN state is the top event")]
@@ -52,6 +62,7 @@ def availability(
     default_unavailability: DefaultOption = None,
     max_memory: MemoryOption = 2048,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Exact steady-state unavailability of a target (or every target), with the approximations."""
     from aftershock.analysis.fault_tree_compile import fault_tree_of
@@ -75,6 +86,7 @@ def availability(
         row["downtime_hours_per_year"] = p * HOURS_PER_YEAR
         rows.append(row)
     data: Any = rows[0] if target is not None else {"model": graph.model.name, "targets": rows}
+    write_html_option(html, data, graph)
     emit(data, fmt, lambda _: _print_availability(rows))
 
 
@@ -88,15 +100,17 @@ def cutsets(
     default_unavailability: DefaultOption = None,
     max_memory: MemoryOption = 2048,
     fmt: FormatOption = OutputFormat.text,
+    html: HtmlOption = None,
 ) -> None:
     """Minimal cut sets of a target: the sets of components whose failure together takes it down."""
     from aftershock.analysis.faulttree import analyze_fault_tree
 
-    _, tree = _tree(model, target, default_unavailability, required=cutoff > 0)
+    graph, tree = _tree(model, target, default_unavailability, required=cutoff > 0)
     result = analyze_fault_tree(tree, max_order=max_order, cutoff=cutoff, limit=limit,
                                 max_memory=_budget(max_memory))
     data = result.to_dict()
     data["target"] = target
+    write_html_option(html, data, graph)
     emit(data, fmt, lambda _: _print_analysis(result, target))
 
 
