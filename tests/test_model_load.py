@@ -258,3 +258,12 @@ def test_error_text_has_file_line_column_and_hint() -> None:
     text = str(info.value)
     assert text.startswith("m.yaml:3:")
     assert "component 'a'" in text and "hint: did you mean 'b'?" in text
+
+
+def test_common_cause_defined_twice_across_includes(tmp_path: Path) -> None:
+    write(tmp_path, "version: 1\ncommon_causes:\n  use1: {region: us-east-1}\n", "other.yaml")
+    err = load_error(
+        tmp_path, "version: 1\ninclude: [other.yaml]\ncommon_causes:\n  use1: {region: us-east-1}\n"
+    )
+    assert "common cause is defined twice" in err.message and "other.yaml:3" in err.message
+    assert err.line == 4 and err.hint

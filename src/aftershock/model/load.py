@@ -105,32 +105,9 @@ def _collect(
     chain: tuple[str, ...],
 ) -> None:
     for name, cause in file.common_causes.items():
-        if name in causes:
-            line, col = doc.locate_key(("common_causes", name))
-            raise ModelError(
-                f"common cause '{name}' is defined twice",
-                file=doc.path,
-                line=line,
-                column=col,
-                hint="names of common causes are global across included files; rename one",
-            )
-        causes[name] = cause
-        cause_origins[name] = Origin(doc, ("common_causes", name))
+        _register(doc, "common_causes", name, cause, causes, cause_origins, "common cause")
     for name, component in file.components.items():
-        if name in components:
-            first = origins[name].document
-            line, _ = first.locate(origins[name].keys)
-            here_line, here_col = doc.locate_key(("components", name))
-            raise ModelError(
-                f"component is defined twice (first in {first.path}:{line})",
-                file=doc.path,
-                line=here_line,
-                column=here_col,
-                component=name,
-                hint="component names are global across included files; rename one",
-            )
-        components[name] = component
-        origins[name] = Origin(doc, ("components", name))
+        _register(doc, "components", name, component, components, origins, "component")
     base = Path(doc.path).parent if not doc.path.startswith("<") else Path.cwd()
     for i, rel in enumerate(file.include):
         line, col = doc.locate(("include", i))
@@ -161,6 +138,32 @@ def _collect(
             cause_origins,
             (*chain, str(target)),
         )
+
+
+def _register(
+    doc: Document,
+    section: str,
+    name: str,
+    value: Any,
+    table: dict[str, Any],
+    origins: dict[str, Origin],
+    what: str,
+) -> None:
+    """Add one named entry of `section`; a name already taken in any file is a located error."""
+    if name in table:
+        first = origins[name].document
+        line, _ = first.locate(origins[name].keys)
+        here_line, here_col = doc.locate_key((section, name))
+        raise ModelError(
+            f"{what} is defined twice (first in {first.path}:{line})",
+            file=doc.path,
+            line=here_line,
+            column=here_col,
+            component=name if section == "components" else None,
+            hint=f"{what} names are global across included files; rename one",
+        )
+    table[name] = value
+    origins[name] = Origin(doc, (section, name))
 
 
 def _validate(doc: Document) -> ModelFile:
