@@ -265,5 +265,6 @@ def test_common_cause_defined_twice_across_includes(tmp_path: Path) -> None:
     err = load_error(
         tmp_path, "version: 1\ninclude: [other.yaml]\ncommon_causes:\n  use1: {region: us-east-1}\n"
     )
-    assert "common cause is defined twice" in err.message and "other.yaml:3" in err.message
-    assert err.line == 4 and err.hint
+    # The including file is read first, so the second definition is the included one.
+    assert "common cause is defined twice" in err.message and "model.yaml:4" in err.message
+    assert err.file and err.file.endswith("other.yaml") and err.line == 3 and err.hint
