@@ -17,7 +17,8 @@ def money(value: float) -> str:
 
 def print_blast(console: Console, blast: BlastRadius) -> None:
     """What a failure takes down and degrades, and what that costs per hour."""
-    console.print(f"[bold]If {', '.join(blast.failed)} fail[/]:")
+    verb = "fails" if len(blast.failed) == 1 else "fail together"
+    console.print(f"[bold]If {', '.join(blast.failed)} {verb}[/]:")
     table = Table(show_header=True, header_style="bold")
     table.add_column("state")
     table.add_column("count", justify="right")
