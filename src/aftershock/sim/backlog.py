@@ -42,16 +42,18 @@ class Backlogs:
 
     def before_flow(self, st: State, step: Step) -> None:
         """Fail the share of consumers whose state is staler than they tolerate."""
-        fresh = ramp(self.tolerance_s - self.delay_s, 0.2 * self.tolerance_s)
-        st.local[self.owners] *= fresh
+        st.local[self.owners] *= ramp(self.tolerance_s - self.delay_s, 0.2 * self.tolerance_s)
 
     def after_flow(self, st: State, step: Step) -> None:
         """Add this step's work and process what the dependencies allow."""
-        i, dt = self.owners, step.dt_s
-        self.items[st.drop_queue[i]] = 0.0
-        able = st.deps_ok[i] * st.own_up[i]
-        pending = self.items + self.rate * dt
-        self.items = pending - np.minimum(pending, self.drain_rps * able * dt)
+        i = self.owners
+        self.drain(st, step.dt_s, st.deps_ok[i] * st.own_up[i])
+
+    def drain(self, st: State, dt_s: float, able: np.ndarray) -> None:
+        """Add `dt_s` of new work and process up to `drain_rps` x `able` (a dropped queue empties)."""
+        self.items[st.drop_queue[self.owners]] = 0.0
+        pending = self.items + self.rate * dt_s
+        self.items = pending - np.minimum(pending, self.drain_rps * able * dt_s)
 
     def quiescent(self, st: State, step: Step) -> bool:
         """Nothing waiting."""

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from aftershock.model.compile import CompiledGraph
-from aftershock.sim.state import State, Step, ramp
+from aftershock.sim.backlog import Backlogs
+from aftershock.sim.state import State, Step
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class Latches:
         return {}
 
 
-class Propagation:
+class Propagation(Backlogs):
     """Propagation backlogs whose delay leaves newly launched hosts without state."""
 
     name = "propagation"
@@ -114,20 +115,10 @@ class Propagation:
         self.items = np.zeros(len(specs))
         self.launches_rps = np.zeros(len(specs))
 
-    @property
-    def active(self) -> bool:
-        """Whether any backlog is tracked."""
-        return len(self.owners) > 0
-
-    @property
-    def delay_s(self) -> np.ndarray:
-        """How long new work waits behind each backlog."""
-        return self.items / self.drain_rps
-
     def before_flow(self, st: State, step: Step) -> None:
         """Stale owners fail; hosts launched within the delay have no state yet."""
         delay = self.delay_s
-        st.local[self.owners] *= ramp(self.tolerance_s - delay, 0.2 * self.tolerance_s)
+        super().before_flow(st, step)
         unready = np.minimum(1.0, self.launches_rps * delay / self.fleet)
         linked = self.hosts >= 0
         if linked.any():
@@ -138,22 +129,11 @@ class Propagation:
 
     def after_flow(self, st: State, step: Step) -> None:
         """Add this step's work, drain what the dependencies allow, note the launch rate."""
-        i, dt = self.owners, step.dt_s
-        self.items[st.drop_queue[i]] = 0.0
+        i = self.owners
         via = np.where(self.via >= 0, st.success[np.maximum(self.via, 0)], st.deps_ok[i])
-        able = via * st.own_up[i]
-        pending = self.items + self.rate * dt
-        self.items = pending - np.minimum(pending, self.drain_rps * able * dt)
+        self.drain(st, step.dt_s, via * st.own_up[i])
         launched = np.where(self.launcher >= 0, st.goodput[np.maximum(self.launcher, 0)], 0.0)
         self.launches_rps = launched
-
-    def quiescent(self, st: State, step: Step) -> bool:
-        """Nothing waiting."""
-        return bool(np.all(self.items < 1e-9))
-
-    def automations(self) -> dict[int, str]:
-        """No automation to disable."""
-        return {}
 
 
 def incident_mechanisms(graph: CompiledGraph, spec: dict[str, Any], down_below: float) -> list:
