@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from aftershock.model.load import Model
 from aftershock.model.schema import Component
@@ -213,6 +211,11 @@ def _schedule(hard: CSR, n: int) -> tuple[np.ndarray, tuple[Stage, ...]]:
     """Strongly connected components and a level schedule of the condensation (dependencies first)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64), ()
+    # scipy is imported here, not at module level: `import aftershock` stays light for the
+    # commands that never compile a graph (validate, schema, the DNS proxy).
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     m = csr_matrix(
         (np.ones(len(hard.indices), dtype=np.int8), hard.indices, hard.indptr), shape=(n, n)
     )
