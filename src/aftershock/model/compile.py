@@ -152,6 +152,8 @@ def union_edges(a: CSR, b: CSR, n: int) -> CSR:
     """The edges of both adjacencies, without duplicates."""
     src = np.concatenate([np.repeat(np.arange(n), a.degree()), np.repeat(np.arange(n), b.degree())])
     dst = np.concatenate([a.indices, b.indices])
+    from scipy.sparse import csr_matrix  # lazily, as in _schedule
+
     m = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
     m.sum_duplicates()
     m.sort_indices()
