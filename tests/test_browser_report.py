@@ -252,3 +252,20 @@ def test_a_real_replay_colours_the_incident_model(browser, tmp_path: Path) -> No
     assert "recorded down" in legend and "simulated down" in legend
     visit.shot("replay-aws")
     assert visit.errors() == []
+
+
+@pytest.mark.parametrize("failed", [["cart-db"], ["catalog-use1", "catalog-usw2"]])
+def test_a_blast_report_opens_on_the_failure_it_was_asked_about(browser, tmp_path: Path, failed: list[str]) -> None:
+    graph = load_graph(DEMO)
+    expected = blast_radius(graph, failed)
+    path = write_html_report(expected.to_dict(), tmp_path / "blast.html", graph=graph)
+    visit = Visit(browser, path)
+    panel = visit.page.locator("#panel")
+    assert panel.locator("h3").inner_text() == ", ".join(failed)
+    count = panel.locator("[data-field=blast-count]")
+    assert int(count.get_attribute("data-down")) == len(expected.down)
+    assert int(count.get_attribute("data-degraded")) == len(expected.degraded)
+    assert money(expected.revenue_per_hour_at_risk) in panel.locator("[data-field=blast-revenue]").inner_text()
+    assert visit.page.evaluate("window.aftershockGraph.nodes('.st-down').length") == len(expected.down)
+    assert visit.page.evaluate("window.aftershockGraph.nodes('.picked').length") == len(failed)
+    assert visit.errors() == []

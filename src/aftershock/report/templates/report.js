@@ -230,6 +230,43 @@
       return ul;
     }
 
+    // Paint a blast radius `b` ({down, degraded, revenue_per_hour_at_risk}, node indices) of the
+    // failed nodes `failed` on the graph, and describe it in `panel` under `title`.
+    function showBlast(b, failed, title, panel) {
+      panel.appendChild(el("h4", title));
+      var big = el("div", money(b.revenue_per_hour_at_risk) + " per hour at risk", "big");
+      big.setAttribute("data-field", "blast-revenue");
+      panel.appendChild(big);
+      var cnt = el("div", b.down.length + " down (" + (failed.length > 1 ? "themselves" : "itself") + " included), " + b.degraded.length + " degraded");
+      cnt.setAttribute("data-field", "blast-count");
+      cnt.setAttribute("data-down", String(b.down.length));
+      cnt.setAttribute("data-degraded", String(b.degraded.length));
+      panel.appendChild(cnt);
+      var hitTargets = b.down.filter(function (j) { return nodes[j].target; });
+      if (hitTargets.length) {
+        var tdiv = el("div", "Business targets down: " + hitTargets.map(function (j) { return nodes[j].name; }).join(", "));
+        tdiv.setAttribute("data-field", "targets-down");
+        tdiv.style.fontWeight = "600";
+        panel.appendChild(tdiv);
+      }
+      var others = b.down.filter(function (j) { return failed.indexOf(j) < 0; });
+      if (others.length) { panel.appendChild(el("div", "Takes down:")); panel.appendChild(nameList(others)); }
+      if (b.degraded.length) { panel.appendChild(el("div", "Degrades:")); panel.appendChild(nameList(b.degraded)); }
+      var inBlast = {};
+      b.down.forEach(function (j) { inBlast[j] = "down"; });
+      b.degraded.forEach(function (j) { inBlast[j] = "degraded"; });
+      cy.nodes().forEach(function (node) {
+        var s = inBlast[node.data("idx")];
+        if (s === "down") node.addClass("st-down");
+        else if (s === "degraded") node.addClass("st-degraded");
+        else node.addClass("faded");
+      });
+      cy.edges().forEach(function (e) {
+        var s = inBlast[e.source().data("idx")], t = inBlast[e.target().data("idx")];
+        if (s && t) e.addClass("hot"); else e.addClass("faded");
+      });
+    }
+
     function pick(i, centre) {
       var n = nodes[i];
       picked = i;
@@ -248,41 +285,7 @@
       fact("can fail by itself", n.can_fail ? (typeof n.unavailability === "number" ? "yes, unavailability " + n.unavailability.toPrecision(3) : "yes (no failure data)") : "no");
       Object.keys(n.tags || {}).forEach(function (k) { fact("tag " + k, n.tags[k]); });
       panel.appendChild(facts);
-      if (n.blast) {
-        var b = n.blast;
-        panel.appendChild(el("h4", "If it fails alone"));
-        var big = el("div", money(b.revenue_per_hour_at_risk) + " per hour at risk", "big");
-        big.setAttribute("data-field", "blast-revenue");
-        panel.appendChild(big);
-        var cnt = el("div", b.down.length + " down (itself included), " + b.degraded.length + " degraded");
-        cnt.setAttribute("data-field", "blast-count");
-        cnt.setAttribute("data-down", String(b.down.length));
-        cnt.setAttribute("data-degraded", String(b.degraded.length));
-        panel.appendChild(cnt);
-        var hitTargets = b.down.filter(function (j) { return nodes[j].target; });
-        if (hitTargets.length) {
-          var tdiv = el("div", "Business targets down: " + hitTargets.map(function (j) { return nodes[j].name; }).join(", "));
-          tdiv.setAttribute("data-field", "targets-down");
-          tdiv.style.fontWeight = "600";
-          panel.appendChild(tdiv);
-        }
-        var others = b.down.filter(function (j) { return j !== i; });
-        if (others.length) { panel.appendChild(el("div", "Takes down:")); panel.appendChild(nameList(others)); }
-        if (b.degraded.length) { panel.appendChild(el("div", "Degrades:")); panel.appendChild(nameList(b.degraded)); }
-        var inBlast = {};
-        b.down.forEach(function (j) { inBlast[j] = "down"; });
-        b.degraded.forEach(function (j) { inBlast[j] = "degraded"; });
-        cy.nodes().forEach(function (node) {
-          var s = inBlast[node.data("idx")];
-          if (s === "down") node.addClass("st-down");
-          else if (s === "degraded") node.addClass("st-degraded");
-          else node.addClass("faded");
-        });
-        cy.edges().forEach(function (e) {
-          var s = inBlast[e.source().data("idx")], t = inBlast[e.target().data("idx")];
-          if (s && t) e.addClass("hot"); else e.addClass("faded");
-        });
-      }
+      if (n.blast) showBlast(n.blast, [i], "If it fails alone", panel);
       if (n.spofs) {
         var h = el("h4", "Its single points of failure (" + n.spofs.length + ")");
         h.setAttribute("data-field", "spof-count");
@@ -308,6 +311,25 @@
     }
     search.addEventListener("change", runSearch);
     search.addEventListener("keydown", function (e) { if (e.key === "Enter") runSearch(); });
+
+    // A `blast` report opens on the failure it was asked about.
+    var blasts = data.results.filter(function (r) { return r.kind === "blast" && r.data.failed; });
+    if (blasts.length) {
+      var br = blasts[0].data, failedIds = br.failed.filter(function (f) { return byName[f]; }).map(function (f) { return byName[f].id; });
+      if (failedIds.length === 1) pick(failedIds[0], true);
+      else if (failedIds.length > 1) {
+        var ids = function (names) { return (names || []).filter(function (f) { return byName[f]; }).map(function (f) { return byName[f].id; }); };
+        if (focusMode) showOnly(ids(br.down).concat(ids(br.degraded)));
+        cy.elements().removeClass("faded picked hot st-down st-degraded");
+        var bpanel = document.getElementById("panel");
+        bpanel.replaceChildren();
+        bpanel.appendChild(el("h3", br.failed.join(", ")));
+        showBlast({ down: ids(br.down), degraded: ids(br.degraded), revenue_per_hour_at_risk: br.revenue_per_hour_at_risk },
+                  failedIds, "If they fail together", bpanel);
+        failedIds.forEach(function (f) { cy.getElementById("n" + f).addClass("picked").removeClass("faded"); });
+        picked = failedIds[0];
+      }
+    }
 
     // The clock: node colours follow the simulated windows.
     var slider = document.getElementById("clock-slider");
