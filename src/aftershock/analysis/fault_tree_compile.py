@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from aftershock.analysis.faulttree import Arg, FaultTree, Gate
+from aftershock.analysis.fault_tree_model import Arg, FaultTree, Gate
 from aftershock.errors import AftershockError, did_you_mean
 from aftershock.model.compile import CompiledGraph
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from aftershock.analysis.faulttree import FaultTreeBDD
+from aftershock.analysis.bdd import FaultTreeBDD
 
 
 @dataclass(frozen=True)

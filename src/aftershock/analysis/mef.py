@@ -21,7 +21,13 @@ from pathlib import Path
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
-from aftershock.analysis.faulttree import Arg, FaultTree, FaultTreeError, Gate, find_gate_cycle
+from aftershock.analysis.fault_tree_model import (
+    Arg,
+    FaultTree,
+    FaultTreeError,
+    Gate,
+    find_gate_cycle,
+)
 from aftershock.errors import did_you_mean
 
 MAX_MEF_BYTES = 256 * 1024 * 1024
