@@ -112,11 +112,17 @@ class Backlog(_Strict):
     """Work produced at `rate` per second, processed at `drain_rps` while dependencies are up.
 
     Consumers of the resulting state fail while the backlog's delay exceeds `tolerance`.
+    With `release_rps`, work produced while the dependencies are down is held upstream (it is
+    not in this component's queue yet) and handed over at `release_rps` once they are back.
+    Components listed in `until_drained` have their own deferred work in the backlog: they
+    fail until it is empty, not only until new work is fresh again.
     """
 
     rate: Annotated[float, Field(ge=0)]
     drain_rps: Annotated[float, Field(gt=0)]
     tolerance: Duration
+    release_rps: Annotated[float, Field(gt=0)] | None = None
+    until_drained: list[str] = Field(default_factory=list)
 
 
 class HealthCheck(_Strict):

@@ -215,6 +215,9 @@ class Component(Strict):
             refs.append((("lease", "via"), self.lease.via))
         if self.healthcheck is not None and self.healthcheck.checks is not None:
             refs.append((("healthcheck", "checks"), self.healthcheck.checks))
+        if self.backlog is not None:
+            refs += [(("backlog", "until_drained", i), n)
+                     for i, n in enumerate(self.backlog.until_drained)]
         return refs
 
 

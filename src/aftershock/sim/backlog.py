@@ -6,14 +6,30 @@ its dependencies are up. What it cannot process waits, so after an outage the ba
 `drain_rps - rate`. New work waits behind the backlog (delay = backlog / drain_rps); consumers of
 the resulting state fail while that delay exceeds `tolerance` (AWS us-east-1 2025-10: Network
 Manager's propagation backlog made new instances launch without connectivity for hours).
+
+Two optional keys shape how the backlog reaches its owner and whom it holds up:
+
+- `release_rps`: work produced while the dependencies are down is *deferred upstream* — it is not
+  in the owner's queue and delays nothing there yet — and handed over at `release_rps` once they
+  are back. The owner's delay then grows after the outage, while the hand-over outpaces
+  `drain_rps`, instead of during it (the propagations EC2 had deferred reached Network Manager
+  after DWFM recovered; its latency rose from 05:28 and was visible at 06:21).
+- `until_drained`: components whose own deferred work is in the backlog. They fail until the
+  backlog (deferred and queued) is empty, not only until new work is fresh again (Lambda's and
+  ECS's pending capacity among EC2's pent-up launches: whole at 14:15-14:20, after new launches
+  were normal at 13:50).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from aftershock.model.compile import CompiledGraph
 from aftershock.sim.state import State, Step, ramp
+
+EMPTY = 1e-9  # items below this count as none
 
 
 class Backlogs:
@@ -24,11 +40,30 @@ class Backlogs:
 
     def __init__(self, graph: CompiledGraph) -> None:
         rows = [(i, c.backlog) for i, c in enumerate(graph.components) if c.backlog is not None]
-        self.owners = np.array([i for i, _ in rows], dtype=np.int64)
-        self.rate = np.array([b.rate for _, b in rows], dtype=float)
-        self.drain_rps = np.array([b.drain_rps for _, b in rows], dtype=float)
-        self.tolerance_s = np.array([b.tolerance for _, b in rows], dtype=float)
-        self.items = np.zeros(len(rows))
+        self.setup(
+            owners=[i for i, _ in rows],
+            rate=[b.rate for _, b in rows],
+            drain_rps=[b.drain_rps for _, b in rows],
+            tolerance_s=[b.tolerance for _, b in rows],
+            release_rps=[b.release_rps for _, b in rows],
+            until_drained=[[graph.index[n] for n in b.until_drained] for _, b in rows],
+        )
+
+    def setup(self, owners: Sequence[int], rate: Sequence[float], drain_rps: Sequence[float],
+              tolerance_s: Sequence[float], release_rps: Sequence[float | None],
+              until_drained: Sequence[Sequence[int]]) -> None:
+        """Per-backlog arrays (one row per owner); subclasses with other specs call this too."""
+        self.owners = np.array(owners, dtype=np.int64)
+        self.rate = np.array(rate, dtype=float)
+        self.drain_rps = np.array(drain_rps, dtype=float)
+        self.tolerance_s = np.array(tolerance_s, dtype=float)
+        self.release_rps = np.array([np.inf if r is None else r for r in release_rps], dtype=float)
+        self.staged = np.isfinite(self.release_rps)  # deferred work waits upstream first
+        pairs = [(c, row) for row, consumers in enumerate(until_drained) for c in consumers]
+        self.drained_for = np.array([c for c, _ in pairs], dtype=np.int64)
+        self.drained_row = np.array([r for _, r in pairs], dtype=np.int64)
+        self.items = np.zeros(len(self.owners))  # in the owner's queue
+        self.deferred = np.zeros(len(self.owners))  # held upstream, not handed over yet
 
     @property
     def active(self) -> bool:
@@ -37,12 +72,20 @@ class Backlogs:
 
     @property
     def delay_s(self) -> np.ndarray:
-        """How long new work waits behind the backlog."""
+        """How long new work waits in the owner's queue."""
         return self.items / self.drain_rps
+
+    @property
+    def pending_delay_s(self) -> np.ndarray:
+        """How long until everything produced so far (handed over or not) is processed."""
+        return (self.items + self.deferred) / self.drain_rps
 
     def before_flow(self, st: State, step: Step) -> None:
         """Fail the share of consumers whose state is staler than they tolerate."""
         st.local[self.owners] *= ramp(self.tolerance_s - self.delay_s, 0.2 * self.tolerance_s)
+        if self.drained_for.size:
+            waiting = (self.items + self.deferred)[self.drained_row] > EMPTY
+            st.local[self.drained_for] *= np.where(waiting, 0.0, 1.0)
 
     def after_flow(self, st: State, step: Step) -> None:
         """Add this step's work and process what the dependencies allow."""
@@ -50,14 +93,26 @@ class Backlogs:
         self.drain(st, step.dt_s, st.deps_ok[i] * st.own_up[i])
 
     def drain(self, st: State, dt_s: float, able: np.ndarray) -> None:
-        """Add `dt_s` of new work and process up to `drain_rps` x `able` (a dropped queue empties)."""
-        self.items[st.drop_queue[self.owners]] = 0.0
-        pending = self.items + self.rate * dt_s
+        """Add `dt_s` of new work and process up to `drain_rps` x `able` (a dropped queue empties).
+
+        For staged backlogs the share of new work that the dependencies cannot take (1 - able)
+        is deferred upstream, and deferred work is handed over at `release_rps` x `able`.
+        """
+        dropped = st.drop_queue[self.owners]
+        self.items[dropped] = 0.0
+        self.deferred[dropped] = 0.0
+        new = self.rate * dt_s
+        held = np.where(self.staged, new * (1.0 - able), 0.0)
+        released = np.where(self.staged, np.minimum(self.deferred + held,
+                                                    np.where(self.staged, self.release_rps, 0.0)
+                                                    * able * dt_s), 0.0)
+        self.deferred = self.deferred + held - released
+        pending = self.items + (new - held) + released
         self.items = pending - np.minimum(pending, self.drain_rps * able * dt_s)
 
     def quiescent(self, st: State, step: Step) -> bool:
-        """Nothing waiting."""
-        return bool(np.all(self.items < 1e-9))
+        """Nothing waiting, in the queue or upstream."""
+        return bool(np.all(self.items < EMPTY) and np.all(self.deferred < EMPTY))
 
     def automations(self) -> dict[int, str]:
         """No automation to disable."""

@@ -249,7 +249,7 @@ def _check(doc: Document, keys: tuple[Any, ...], spec: Any) -> WhatIfCheck | Non
 _MECHANISM_KEYS = {
     "latch": {"after_s"},
     "propagation": {"rate", "drain_rps", "tolerance_s", "via", "launcher", "hosts", "serving",
-                    "fleet"},
+                    "fleet", "release_rps"},
 }
 
 
@@ -271,8 +271,9 @@ def _mechanisms(doc: Document, spec: Any) -> dict[str, Any]:
             if kind == "propagation":
                 for key in ("rate", "drain_rps", "tolerance_s"):
                     _require(doc, params, keys, key)
-                if params["drain_rps"] <= 0 or params.get("fleet", 1) <= 0:
-                    raise _error(doc, keys, "drain_rps and fleet must be above zero")
+                if (params["drain_rps"] <= 0 or params.get("fleet", 1) <= 0
+                        or params.get("release_rps", 1) <= 0):
+                    raise _error(doc, keys, "drain_rps, release_rps and fleet must be above zero")
     return spec
 
 

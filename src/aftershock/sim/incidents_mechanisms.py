@@ -51,6 +51,7 @@ class PropagationSpec:
     hosts: str | None = None
     serving: str | None = None
     fleet: float = 1.0
+    release_rps: float | None = None
 
 
 class Latches:
@@ -100,10 +101,10 @@ class Propagation(Backlogs):
     fault_kinds: frozenset[str] = frozenset()
 
     def __init__(self, graph: CompiledGraph, specs: list[PropagationSpec]) -> None:
-        self.owners = graph.ids([s.owner for s in specs])
-        self.rate = np.array([s.rate for s in specs], dtype=float)
-        self.drain_rps = np.array([s.drain_rps for s in specs], dtype=float)
-        self.tolerance_s = np.array([s.tolerance_s for s in specs], dtype=float)
+        self.setup(owners=graph.ids([s.owner for s in specs]).tolist(),
+                   rate=[s.rate for s in specs], drain_rps=[s.drain_rps for s in specs],
+                   tolerance_s=[s.tolerance_s for s in specs],
+                   release_rps=[s.release_rps for s in specs], until_drained=[[] for _ in specs])
         self.via = np.array([graph.index[s.via] if s.via else -1 for s in specs], dtype=np.int64)
         self.launcher = np.array([graph.index[s.launcher] if s.launcher else -1 for s in specs],
                                  dtype=np.int64)
@@ -112,12 +113,11 @@ class Propagation(Backlogs):
         self.serving = np.array([graph.index[s.serving] if s.serving else -1 for s in specs],
                                 dtype=np.int64)
         self.fleet = np.array([s.fleet for s in specs], dtype=float)
-        self.items = np.zeros(len(specs))
         self.launches_rps = np.zeros(len(specs))
 
     def before_flow(self, st: State, step: Step) -> None:
-        """Stale owners fail; hosts launched within the delay have no state yet."""
-        delay = self.delay_s
+        """Stale owners fail; hosts launched within the pending delay have no state yet."""
+        delay = self.pending_delay_s
         super().before_flow(st, step)
         unready = np.minimum(1.0, self.launches_rps * delay / self.fleet)
         linked = self.hosts >= 0
