@@ -7,7 +7,9 @@ heuristic wins on every tree. `build_bdd` races a small portfolio of depth-first
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -26,35 +28,155 @@ _CUDD_NODE_BYTES = 128
 def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
     """The top event's BDD under the best order found, as (events, var, high, low, root) arrays.
 
-    Every order is built under a cap on live nodes that grows fourfold per round, and the
-    smallest BDD of the first round in which any order finishes is kept. The cost is within a
-    small factor of the best order's.
+    Every candidate order builds the same gates in the same sequence (children first), each in
+    its own CUDD manager, so after the same number of gates their sizes compare like for like.
+    A candidate pauses (resumably) when a gate's BDD exceeds the current cap on nodes. First
+    every order runs to its first pause; then the half that got least far (then the larger) is
+    dropped and only the leader goes on, under a cap four times larger. When it pauses again,
+    the others left are brought to the same gate under the same cap, the leadership is decided
+    again there, and half are dropped again. So a hopeless order costs little, and when the
+    orders are alike (most trees) only one is built to the end. When the
+    winner's BDD is large, the others are still built as long as they stay smaller than it: a
+    smaller BDD pays back in the cut-set stage.
     """
     orders = variable_orders(tree)
-    best = None  # (size, manager, top, events) of the smallest BDD so far
-    cap: int | None = 50_000
-    while best is None:
-        for order in orders:
-            # A later order only matters if it beats the best so far.
-            limit = cap if best is None else min(cap or best[0], best[0]) + 1000
+    plan = _postorder(tree)
+    uses = Counter(a.name for name in plan for a in tree.gates[name].args if a.kind == "gate")
+
+    def hard(cap: int) -> int | None:
+        return cap * _HARD_FACTOR if cap * _HARD_FACTOR * _CUDD_NODE_BYTES < max_memory else None
+
+    cap = _FIRST_CAP
+    pool = [_Candidate(tree, plan, uses, order, max_memory) for order in orders]
+    for cand in pool:
+        cand.advance(cap, hard(cap))
+        if cand.state == "done" and cand.size < _WORTH_RACING:
+            pool = [cand]  # small already: another order cannot pay for itself
+            break
+    while not any(c.state == "done" for c in pool):
+        pool = sorted((c for c in pool if c.state == "paused"), key=lambda c: (-c.done, c.size))
+        if not pool:
+            if hard(cap) is None:
+                raise ResourceLimitError(
+                    f"the BDD of '{tree.top}' needs more than {max_memory / 1024**2:.0f} MiB",
+                    file=tree.source,
+                    hint="raise --max-memory, or bound the analysis (fewer targets, a smaller tree)",
+                )
+            # Every order blew up inside one gate: start again with more room.
+            pool = [_Candidate(tree, plan, uses, order, max_memory) for order in orders]
+            cap *= 4
+            for cand in pool:
+                cand.advance(cap, hard(cap))
+            continue
+        pool = pool[: (len(pool) + 1) // 2]  # the half that got least far is dropped
+        cap *= 4
+        leader = pool[0]
+        leader.advance(cap, hard(cap))
+        if leader.state != "done":
+            for cand in pool[1:]:  # the same gate, the same cap: like for like
+                cand.advance(cap, hard(cap), stop=leader.done)
+    best = min((c for c in pool if c.state == "done"), key=lambda c: c.size)
+    if best.size >= _WORTH_RACING:
+        for cand in pool:
+            if cand.state == "paused":
+                cand.advance(best.size + 1000, hard(max(cap, best.size)))
+                if cand.state == "done" and cand.size < best.size:
+                    best = cand
+    best.manager.configure(max_memory=max_memory)  # the export may still allocate
+    var, high, low, root = _export(best.manager, best.top)
+    return best.events, var, high, low, root
+
+
+# The first cap on the nodes of one gate's BDD; CUDD's hard limit (on all live nodes,
+# intermediate results included) as a multiple of the cap; the BDD size from which building
+# other orders to the end can pay for itself in the cut-set stage.
+_FIRST_CAP = 4_000
+_HARD_FACTOR = 8
+_WORTH_RACING = 50_000
+_BASE_BYTES: int | None = None
+
+
+class _Candidate:
+    """One variable order's BDD under construction, gate by gate, resumable between gates.
+
+    `state` is "paused" (a gate exceeded the soft cap: resumable), "done" (`top` is the top
+    event's BDD, of `size` nodes) or "dead" (CUDD hit the hard limit inside a gate).
+    """
+
+    def __init__(self, tree: FaultTree, plan: list[str], uses: Counter, events: list[str],
+                 max_memory: int) -> None:
+        import warnings
+
+        import dd.cudd as cudd
+
+        self.tree, self.plan, self.events, self.max_memory = tree, plan, events, max_memory
+        self.manager = cudd.BDD(memory_estimate=min(max_memory, 2 * 1024**2))  # CUDD grows it
+        self.manager.configure(reordering=False)
+        global _BASE_BYTES
+        if _BASE_BYTES is None:  # what an empty manager holds: the same for every one
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
+                _BASE_BYTES = int(self.manager.statistics()["mem"])
+        self.base = _BASE_BYTES
+        # Variables are named by their index, so the DDDMP export is all numbers.
+        if events:
+            self.manager.declare(*(str(i) for i in range(len(events))))
+        self.leaf = {e: self.manager.var(str(i)) for i, e in enumerate(events)}
+        self.uses = dict(uses)
+        self.built: dict[str, object] = {}
+        self.done = 0
+        self.size = 0
+        self.state = "paused"
+        self.top = None
+
+    def advance(self, soft_cap: int, hard_cap: int | None, stop: int | None = None) -> None:
+        """Build gates until done, a gate's BDD has more than `soft_cap` nodes, `stop` gates are
+        built, or CUDD needs more than `hard_cap` live nodes (None: the whole memory budget)."""
+        if self.state != "paused":
+            return
+        m, tree, built, uses = self.manager, self.tree, self.built, self.uses
+        limit = self.max_memory if hard_cap is None else \
+            min(self.max_memory, self.base + hard_cap * _CUDD_NODE_BYTES)
+        m.configure(max_memory=limit)
+        last = len(self.plan) - 1
+        end = last if stop is None else min(stop - 1, last)
+        while self.done <= end:
+            gate = tree.gates[self.plan[self.done]]
+            ins = []
+            for arg in gate.args:
+                if arg.kind == "gate":
+                    ins.append(built[arg.name])
+                elif arg.kind == "basic":
+                    ins.append(self.leaf[arg.name])
+                else:
+                    ins.append(m.true if tree.house_events[arg.name] else m.false)
             try:
-                manager, top = _build_with_order(tree, order, max_memory, limit)
-            except _OverCap:
-                continue
-            size = top.dag_size
-            if best is None or size < best[0]:
-                best = (size, manager, top, order)
-            if best[0] < 2_000:
-                break  # small already: another order cannot pay for itself
-        if cap is not None:
-            cap = cap * 4 if cap * _CUDD_NODE_BYTES < max_memory else None
-    _, manager, top, events = best
-    var, high, low, root = _export(manager, top, events)
-    return events, var, high, low, root
+                f = _apply_gate(m, gate, ins)
+            except ValueError as exc:
+                if "NULL" not in str(exc):
+                    raise
+                self.state = "dead"
+                self._release()
+                return
+            del ins
+            for arg in gate.args:
+                if arg.kind == "gate":
+                    uses[arg.name] -= 1
+                    if not uses[arg.name]:
+                        del built[arg.name]  # every gate using it is built
+            built[gate.name] = f
+            self.done += 1
+            self.size = f.dag_size
+            if self.done <= last and self.size > soft_cap:
+                return  # paused
+        if self.done <= last:
+            return  # paused at `stop`
+        self.top = built[tree.top]
+        self.state = "done"
 
-
-class _OverCap(Exception):
-    """A BDD grew past the size at which another variable order already did better."""
+    def _release(self) -> None:
+        self.built.clear()
+        self.leaf.clear()
 
 
 def variable_orders(tree: FaultTree) -> list[list[str]]:
@@ -112,67 +234,6 @@ def _dfs_events(tree: FaultTree, key) -> list[str]:
     return out
 
 
-def _build_with_order(tree: FaultTree, events: list[str], max_memory: int, cap: int | None):
-    """(manager, top) of the top event's BDD under one variable order; with a cap, CUDD's own
-    memory limit stops the build (raising _OverCap) once it needs more than about `cap` nodes,
-    so a hopeless order costs little."""
-    import warnings
-
-    import dd.cudd as cudd
-
-    manager = cudd.BDD(memory_estimate=min(max_memory, 8 * 1024**2))  # CUDD grows it
-    limit = max_memory
-    if cap is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
-            base = int(manager.statistics()["mem"])
-        limit = min(max_memory, base + cap * _CUDD_NODE_BYTES)
-    manager.configure(reordering=False, max_memory=limit)
-    if events:
-        manager.declare(*events)
-    try:
-        top = _build_top(manager, tree)
-    except ValueError as exc:
-        if "NULL" not in str(exc):
-            raise
-        if limit < max_memory:
-            raise _OverCap from None
-        raise ResourceLimitError(
-            f"the BDD of '{tree.top}' needs more than {max_memory / 1024**2:.0f} MiB",
-            file=tree.source,
-            hint="raise --max-memory, or bound the analysis (fewer targets, a smaller tree)",
-        ) from None
-    manager.configure(max_memory=max_memory)  # the export may still allocate
-    return manager, top
-
-
-def _build_top(manager, tree: FaultTree):
-    """BDD of the top gate, gates compiled children first without recursion; a gate's BDD is
-    dropped once every gate using it is built."""
-    order = _postorder(tree)
-    uses: dict[str, int] = {}
-    for name in order:
-        for arg in tree.gates[name].args:
-            if arg.kind == "gate":
-                uses[arg.name] = uses.get(arg.name, 0) + 1
-    built: dict[str, object] = {}
-    for name in order:
-        gate = tree.gates[name]
-        ins = []
-        for arg in gate.args:
-            if arg.kind == "gate":
-                ins.append(built[arg.name])
-                uses[arg.name] -= 1
-                if not uses[arg.name]:
-                    del built[arg.name]
-            elif arg.kind == "basic":
-                ins.append(manager.var(arg.name))
-            else:
-                ins.append(manager.true if tree.house_events[arg.name] else manager.false)
-        built[name] = _apply_gate(manager, gate, ins)
-    return built[tree.top]
-
-
 def _postorder(tree: FaultTree) -> list[str]:
     done: set[str] = set()
     out: list[str] = []
@@ -227,39 +288,37 @@ def _at_least(m, ins: list, k: int):
     return row[k]
 
 
-def _export(manager, top, events: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Copy the BDD under `top` into arrays, keeping the complement bit of every edge."""
-    level_to_var = {manager.level_of_var(e): i for i, e in enumerate(events)}
-    true_key = int(manager.true) & ~1
-    index: dict[int, int] = {true_key: 0}
-    var: list[int] = [-1]
-    high: list[int] = [0]
-    low: list[int] = [0]
-    stack = [top]
-    while stack:
-        u = stack[-1]
-        key = int(u) & ~1
-        if key in index:
-            stack.pop()
-            continue
-        h, lo = u.high, u.low
-        kh, kl = int(h), int(lo)
-        ih, il = index.get(kh & ~1), index.get(kl & ~1)
-        if ih is None or il is None:
-            if ih is None:
-                stack.append(h)
-            if il is None:
-                stack.append(lo)
-            continue
-        stack.pop()
-        index[key] = len(var)
-        var.append(level_to_var[u.level])
-        high.append(2 * ih + (kh & 1))
-        low.append(2 * il + (kl & 1))
-    root = 2 * index[int(top) & ~1] + (int(top) & 1)
-    return (
-        np.asarray(var, dtype=np.int64),
-        np.asarray(high, dtype=np.int64),
-        np.asarray(low, dtype=np.int64),
-        root,
-    )
+def _export(manager, top) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Copy the BDD under `top` into arrays, keeping the complement bit of every edge.
+
+    CUDD writes it (DDDMP text, children before parents, the constant first as node 1; only
+    else-edges and the root can be complemented, written as negative ids), which is much faster
+    than walking it node by node from Python.
+    """
+    if top == manager.true or top == manager.false:
+        one = np.asarray([-1], dtype=np.int64)
+        zero = np.asarray([0], dtype=np.int64)
+        return one, zero, zero.copy(), 0 if top == manager.true else 1
+    with tempfile.TemporaryDirectory(prefix="aftershock-bdd-") as tmp:
+        path = Path(tmp) / "top.dddmp"
+        manager.dump(str(path), [top], filetype="dddmp")
+        text = path.read_text()
+    head, _, body = text.partition("\n.nodes\n")
+    root = int(head.rsplit(".rootids", 1)[1].split()[0])
+    body = body[: body.rindex(".end")]
+    constant, _, rest = body.partition("\n")
+    if not constant.startswith("1 T "):
+        raise RuntimeError(f"unexpected DDDMP from CUDD: {constant!r}")
+    rows = np.fromstring(rest, dtype=np.int64, sep=" ").reshape(-1, 5)
+    # columns: id, name (our variable number), index among the support, then, else
+    n = len(rows) + 1
+    var = np.empty(n, dtype=np.int64)
+    high = np.zeros(n, dtype=np.int64)
+    low = np.zeros(n, dtype=np.int64)
+    var[0] = -1
+    ids = rows[:, 0] - 1
+    var[ids] = rows[:, 1]
+    for col, edges in ((3, high), (4, low)):
+        e = rows[:, col]
+        edges[ids] = 2 * (np.abs(e) - 1) + (e < 0)
+    return var, high, low, 2 * (abs(root) - 1) + (root < 0)
