@@ -23,34 +23,10 @@ from aftershock.analysis.propagation import propagate_down, scenario_bits, words
 from aftershock.model.compile import compile_model
 from aftershock.model.load import load_model_text
 
-PROB = st.sampled_from([0.0, 0.05, 0.1, 0.3, 0.5, 0.9, 1.0, None])
+from .strategies import PROBABILITIES, random_models
 
-
-@st.composite
-def random_models(draw: st.DrawFn) -> dict:
-    n = draw(st.integers(min_value=1, max_value=8))
-    names = [f"c{i}" for i in range(n)]
-    components: dict[str, dict] = {}
-    for name in names:
-        spec: dict = {}
-        if reqs := draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
-            spec["requires"] = reqs
-        if draw(st.booleans()):
-            spec["uses"] = [draw(st.sampled_from(names))]
-        group = draw(st.sampled_from(["none", "none", "any_of", "k_of_n"]))
-        if group != "none":
-            members = draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True))
-            if group == "any_of":
-                spec["any_of"] = members
-            else:
-                spec["k_of_n"] = {"k": draw(st.integers(1, len(members))), "of": members}
-            if draw(st.booleans()):
-                spec["kind"] = "service"
-        p = draw(PROB)
-        if p is not None:
-            spec["unavailability"] = p
-        components[name] = spec
-    return {"version": 1, "components": components}
+# Fault-tree tests: up to 8 components (2^8 states to enumerate), any probability or none.
+FT_MODELS = random_models(max_components=8, unavailability=PROBABILITIES)
 
 
 def _states(m: int) -> np.ndarray:
@@ -81,7 +57,7 @@ def _brute_force(graph, target: str, events: list[str], default: float):
 
 
 @settings(max_examples=250, deadline=None)
-@given(random_models(), st.data())
+@given(FT_MODELS, st.data())
 def test_model_fault_tree_matches_enumeration(doc: dict, data: st.DataObject) -> None:
     graph = compile_model(load_model_text(yaml.safe_dump(doc)))
     target = data.draw(st.sampled_from(list(graph.names)))
@@ -99,7 +75,7 @@ def test_model_fault_tree_matches_enumeration(doc: dict, data: st.DataObject) ->
 
 
 @settings(max_examples=150, deadline=None)
-@given(random_models(), st.data())
+@given(FT_MODELS, st.data())
 def test_order_limit_keeps_exactly_the_small_cut_sets(doc: dict, data: st.DataObject) -> None:
     graph = compile_model(load_model_text(yaml.safe_dump(doc)))
     target = data.draw(st.sampled_from(list(graph.names)))
@@ -112,7 +88,7 @@ def test_order_limit_keeps_exactly_the_small_cut_sets(doc: dict, data: st.DataOb
 
 
 @settings(max_examples=150, deadline=None)
-@given(random_models(), st.data())
+@given(FT_MODELS, st.data())
 def test_importance_matches_conditional_enumeration(doc: dict, data: st.DataObject) -> None:
     graph = compile_model(load_model_text(yaml.safe_dump(doc)))
     target = data.draw(st.sampled_from(list(graph.names)))
