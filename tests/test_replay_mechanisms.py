@@ -93,6 +93,33 @@ faults: [{target: control, kind: outage, at: +10m, for: 1h}]
     assert host_start >= 4200
 
 
+def test_deferred_propagations_hurt_the_propagator_after_its_dependency_returns() -> None:
+    scenario = """
+version: 1
+duration: 6h
+step: 10s
+faults: [{target: control, kind: outage, at: +10m, for: 1h}]
+"""
+    spec = {"propagation": {"propagator": {"rate": 1.0, "drain_rps": 2.0, "release_rps": 1.5,
+                                           "tolerance_s": 600, "via": "control",
+                                           "launcher": "launch", "hosts": "hosts",
+                                           "fleet": 100000.0}}}
+    result = run(PROPAGATION_MODEL, scenario, spec)
+    # The 3600 changes of the outage wait upstream: the propagator's own queue stays empty, so
+    # it is not impaired while control is down (without release_rps it is, from +30 min) ...
+    (start, end), = windows(result, "propagator")
+    # ... they arrive at 1.5/s after it, on top of 1/s of new work, drained at 2/s: the queue
+    # grows by 0.5/s and passes 10 min of delay (1200 items; ~1090 at the ramp's 95% point)
+    # about 2200 s after control returns (4200 s). The hand-over ends at 4200 + 2400 s with
+    # 1200 items queued; they drain at 1/s, the window closing ~110 s later.
+    assert start == pytest.approx(4200 + 2200, abs=150)
+    assert end == pytest.approx(4200 + 2400 + 110, abs=150)
+    # New hosts wait for every pending change (handed over or not): they lack state as soon as
+    # launches resume, long before the propagator's own latency is visible.
+    (host_start, _), = windows(result, "hosts")
+    assert 4200 <= host_start < start
+
+
 def _lookup(data: Any, keys: list[str]) -> Any:
     for key in keys:
         data = data[key]

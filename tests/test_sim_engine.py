@@ -12,6 +12,7 @@ from aftershock.analysis.propagation import propagate_degraded, propagate_down
 from aftershock.model.compile import compile_model
 from aftershock.model.load import load_model, load_model_text
 from aftershock.sim import Simulation, load_scenario, load_scenario_text, simulate
+from aftershock.sim.incidents_windows import merge_windows
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "metastability"
 
@@ -167,6 +168,46 @@ components:
     # the backlog shrinks by 20/s after the outage: (18000 - 1800) / 20 = 810 s.
     assert windows[0].start_s == 600
     assert windows[-1].end_s == pytest.approx(2400 + 810, abs=45)
+
+
+def test_deferred_backlog_hurts_only_after_its_cause_and_holds_up_its_waiting_consumers() -> None:
+    graph = compile_model(load_model_text("""
+version: 1
+components:
+  db: {}
+  propagation:
+    requires: [db]
+    backlog: {rate: 10, drain_rps: 30, tolerance: 60s, release_rps: 25,
+              until_drained: [waiting]}
+  waiting: {}
+"""))
+    sc = load_scenario_text("version: 1\nduration: 3h\nfaults: [{target: db, kind: outage, "
+                            "at: +10m, for: 30m}]\n", set(graph.names))
+    result = simulate(graph, sc)
+    windows = merge_windows([(w.start_s, w.end_s) for w in result.windows_of("propagation")], 1.0)
+    # The 18000 items produced during the outage wait upstream, so nothing is stale while db is
+    # down: propagation fails then only with its dependency (600-2400 s). Then they are handed
+    # over at 25/s on top of 10/s of new work and drained at 30/s: the queue grows by 5/s and is
+    # stale (delay past ~55 s, the ramp's 95% point: 1640 items) ~330 s after db returns. It
+    # peaks at 3600 items when the hand-over ends (720 s), then drains at 20/s: ~100 s more.
+    assert windows[0] == (600.0, 2400.0)
+    (start, end), = windows[1:]
+    assert start == pytest.approx(2400 + 330, abs=15)
+    assert end == pytest.approx(2400 + 720 + 100, abs=15)
+    # `waiting` has work in the backlog: impaired from the first deferred item until all of it
+    # is done: 18000 items cleared at 30 - 10 = 20/s take 900 s after db returns.
+    (w_start, w_end), = [(w.start_s, w.end_s) for w in result.windows_of("waiting")]
+    assert w_start == pytest.approx(600, abs=5)
+    assert w_end == pytest.approx(2400 + 900, abs=15)
+    # Without release_rps the same backlog is stale from 3 min into the outage (1800 items).
+    plain = compile_model(load_model_text("""
+version: 1
+components:
+  db: {}
+  propagation: {requires: [db], backlog: {rate: 10, drain_rps: 30, tolerance: 60s}}
+"""))
+    stale = simulate(plain, sc).windows_of("propagation")
+    assert stale[-1].end_s == pytest.approx(2400 + 810, abs=45)  # (18000 - 1800) / 20
 
 
 def test_servfail_is_not_cached_but_serve_stale_hides_it() -> None:

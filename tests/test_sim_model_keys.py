@@ -40,6 +40,9 @@ components:
     ("healthcheck: {checks: nobody}", "unknown component 'nobody'"),
     ("connections: {pooled: 1.5}", "pooled"),
     ("backlog: {rate: 1, drain_rps: 0, tolerance: 1m}", "drain_rps"),
+    ("backlog: {rate: 1, drain_rps: 2, tolerance: 1m, release_rps: 0}", "release_rps"),
+    ("backlog: {rate: 1, drain_rps: 2, tolerance: 1m, until_drained: [dbb]}",
+     "unknown component 'dbb'"),
     ("capacity: {rps: 5, burst: 3}", "unknown key 'burst'"),
 ])
 def test_bad_dynamics_are_located(block: str, message: str) -> None:

@@ -4,14 +4,17 @@
   stuck and stays down after they return, until an operator restores or restarts it (Lambda's SQS
   poller; Redshift clusters whose host replacement started while EC2 launches failed).
 - `Propagation` — **unpropagated state of new hosts**: a backlog of state changes (Network
-  Manager's network-state propagation) accumulates at `rate` while its dependencies are down and
-  drains at `drain_rps` while they (or the component `via`) are up; new work waits `delay = backlog / drain_rps`. The owner
-  fails while that delay exceeds its `tolerance` (like the engine's `backlog:`); in addition, the
-  hosts launched within the last `delay` seconds by `launcher` have no state yet, so `hosts`
-  (a component standing for the fleet's new and old hosts) works only for the share
-  `1 - launches x delay / fleet`, and the capacity of `serving` (targets behind a load balancer)
-  shrinks by the same share. The load on the rest makes their health checks time out, and
-  automatic failover removes healthy capacity too (NLB, 05:30).
+  Manager's network-state propagation), built on the engine's `Backlogs` (sim/backlog.py). Changes
+  arrive at `rate`; while the component `via` (or the owner's dependencies) fails they are
+  deferred upstream, and once it works they are handed over at `release_rps` and drained at
+  `drain_rps`. The owner fails while the delay in its own queue exceeds its `tolerance`, which
+  happens only after `via` returns, when the hand-over outpaces the drain. A new host waits for
+  every pending change, handed over or not (`pending = deferred + queued`): the hosts launched by
+  `launcher` within the last `pending / drain_rps` seconds have no state yet, so `hosts` (a
+  component standing for the fleet's new and old hosts) works only for the share
+  `1 - launches x pending delay / fleet`, and the capacity of `serving` (targets behind a load
+  balancer) shrinks by the same share. The load on the rest makes their health checks time out,
+  and automatic failover removes healthy capacity too (NLB, 05:30).
 
 Both follow the engine's mechanism protocol (`before_flow`, `after_flow`, `quiescent`, ...) and
 meet the others only in the `State` arrays. Their parameters live in the incident file
