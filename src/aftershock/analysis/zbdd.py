@@ -139,21 +139,39 @@ class Zbdd:
             if p <= 1:
                 return 0 if p == 0 or has_empty[q] else 1
             vp = var[p]
-            while var[q] < vp:  # sets of q holding a variable p never has cannot be inside p's
+            vq = var[q]
+            while vq < vp:  # sets of q holding a variable p never has cannot be inside p's
                 q = lo_[q]
+                vq = var[q]
             if q <= 1:
                 return p if q == 0 else 0
             if p == q:
                 return 0
             key = p * shift + q
-            hit = memo.get(key)
-            if hit is not None:
-                return hit
-            if vp < var[q]:
-                r = node(vp, without(hi_[p], q), without(lo_[p], q))
+            r = memo.get(key)
+            if r is not None:
+                return r
+            if vp < vq:
+                h = without(hi_[p], q)
+                lo = without(lo_[p], q)
             else:
                 qlo = lo_[q]
-                r = node(vp, without(without(hi_[p], hi_[q]), qlo), without(lo_[p], qlo))
+                h = without(without(hi_[p], hi_[q]), qlo)
+                lo = without(lo_[p], qlo)
+            if h == 0:
+                r = lo
+            else:
+                nkey = (vp, h, lo)
+                r = unique.get(nkey)
+                if r is None:
+                    r = len(var)
+                    if r >= max_nodes:
+                        raise MemoryError
+                    var.append(vp)
+                    hi_.append(h)
+                    lo_.append(lo)
+                    has_empty.append(has_empty[lo])
+                    unique[nkey] = r
             if len(memo) >= max_memo:
                 raise MemoryError
             memo[key] = r
