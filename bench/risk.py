@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,15 +31,14 @@ import numpy as np
 from aftershock.analysis.propagation import propagate_down
 from aftershock.model.compile import CompiledGraph, compile_model
 from aftershock.model.load import load_model
-from aftershock.risk.engine import RiskSettings, make_plan, run_plans
+from aftershock.risk.engine import RiskSettings, chunk_trials, make_plan, run_plans
 from aftershock.risk.montecarlo import (
     MS,
     Outages,
     RiskPlan,
-    evaluate_segments,
+    propagate,
     sample_outages,
-    split_isolated,
-    trial_outcomes,
+    stretch_outcomes,
     with_failover_windows,
 )
 
@@ -55,18 +55,16 @@ def engine_run(plan: RiskPlan, trials: int, chunk_trials: int, seed: int):
         t0 = time.perf_counter()
         outages = sample_outages(plan, seed, chunk, n)
         t1 = time.perf_counter()
-        outages = with_failover_windows(plan, outages, n)
-        isolated, overlapping = split_isolated(plan, outages)
-        seg = evaluate_segments(plan, overlapping, n)
+        stretches = propagate(plan, outages, n)
         t2 = time.perf_counter()
-        out = trial_outcomes(plan, seg, n, isolated)
+        out = stretch_outcomes(plan, stretches, n)
         t3 = time.perf_counter()
         t_sample += t1 - t0
         t_propagate += t2 - t1
         t_total += t3 - t0
         segments += out.segments
         if first is None:
-            first = (outages, out)
+            first = (with_failover_windows(plan, outages, n), out)  # the baseline needs the windows
     return t_sample, t_propagate, t_total, segments, first
 
 
@@ -81,6 +79,32 @@ def kernel_rate(graph: CompiledGraph, words: int = 4096, repeat: int = 5) -> flo
     for _ in range(repeat):
         propagate_down(graph, failed)
     return graph.n * words * 64 * repeat / (time.perf_counter() - t0)
+
+
+def bounds(plan: RiskPlan, outages: Outages, trials: int, n: int) -> None:
+    """Print what a per-year-trial rate of 1e9 component-trials/s would need on this model, and two
+    ceilings no implementation of the propagation step can pass: reading the sampled outages once,
+    and putting one trial's outages in time order (np.sort of their start keys)."""
+    per_trial = len(outages.trial) / trials
+    need_ns = n / 1e9 * 1e9  # ns per trial at 1e9 component-trials/s
+    big = np.ones(2**25)  # 256 MB, far beyond the caches
+    big.sum()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        big.sum()
+    bandwidth = 3 * big.nbytes / (time.perf_counter() - t0)
+    bytes_per_trial = per_trial * 16  # start and end of each outage as int64 ms, nothing else
+    keys = outages.trial * (round(plan.horizon_s * MS) + 1) + outages.start_ms
+    np.sort(keys)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        np.sort(keys)
+    sort_ns = (time.perf_counter() - t0) / 5 / trials * 1e9
+    print(f"  what 1e9 component-trials/s means here: {1e9 / n:.3g} trials/s = {need_ns:.0f} ns per trial of "
+          f"{per_trial:.0f} outages ({need_ns / max(per_trial, 1e-9):.2f} ns per outage)")
+    print(f"  ceilings, one core: reading start+end of every outage once ({bytes_per_trial:.0f} B/trial at "
+          f"{bandwidth / 1e9:.0f} GB/s) <= {n * bandwidth / bytes_per_trial:.2g} component-trials/s; "
+          f"sorting one trial's outages ({sort_ns:.0f} ns) <= {n / sort_ns * 1e9:.2g} component-trials/s")
 
 
 def networkx_baseline(plan: RiskPlan, outages: Outages, trials: int) -> tuple[np.ndarray, float]:
@@ -133,6 +157,8 @@ def networkx_baseline(plan: RiskPlan, outages: Outages, trials: int) -> tuple[np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEMO)
+    parser.add_argument("--generate", type=int, default=0, metavar="N",
+                        help="use a generated layered model of N components (bench/generate.py) instead")
     parser.add_argument("--trials", type=int, default=20_000)
     parser.add_argument("--chunk-trials", type=int, default=4096)
     parser.add_argument("--baseline-trials", type=int, default=150)
@@ -141,15 +167,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
+    if args.generate:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from generate import write_model
+
+        args.model = write_model(args.generate, Path(tempfile.mkdtemp()) / f"generated-{args.generate}.json")
     graph = compile_model(load_model(args.model))
     settings = RiskSettings(trials=args.trials, seed=args.seed, chunk_trials=args.chunk_trials)
     plan = make_plan(graph, settings)
+    chunk = chunk_trials([plan], settings)  # fewer than --chunk-trials on models with many outages
     n = graph.n
     print(f"model {graph.model.name}: {n} components, {len(plan.sources)} failure sources "
           f"({len(plan.failover)} failover groups), {len(plan.targets)} targets, horizon 1 year")
 
-    engine_run(plan, min(args.chunk_trials, args.trials), args.chunk_trials, args.seed)  # warm up
-    t_sample, t_prop, t_total, segments, first = engine_run(plan, args.trials, args.chunk_trials, args.seed)
+    engine_run(plan, min(chunk, args.trials), chunk, args.seed)  # warm up
+    t_sample, t_prop, t_total, segments, first = engine_run(plan, args.trials, chunk, args.seed)
     assert first is not None
     print(f"engine: {args.trials:,} trials in {t_total:.2f} s = {args.trials / t_total:,.0f} trials/s, "
           f"{n * args.trials / t_total:.3g} component-trials/s (whole chunk: sample, propagate, sum up)")
@@ -159,11 +191,12 @@ def main() -> None:
     prop_rate = n * args.trials / t_prop
     print(f"  propagation step: {prop_rate:.3g} component-trials/s, "
           f"{n * segments / t_prop:.3g} component-stretches/s")
+    bounds(plan, sample_outages(plan, args.seed, 0, chunk), chunk, n)
     kr = kernel_rate(graph)
     print(f"  bit-parallel kernel (propagate_down, 262,144 scenarios a pass): {kr:.3g} component-scenarios/s")
 
     outages, out = first
-    k = min(args.baseline_trials, args.chunk_trials, args.trials)
+    k = min(args.baseline_trials, chunk, args.trials)
     base_down, t_base = networkx_baseline(plan, outages, k)
     diff = float(np.abs(base_down - out.down_hours[:k]).max())
     base_rate = n * k / t_base

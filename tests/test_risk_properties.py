@@ -87,3 +87,22 @@ def test_figures_are_consistent(seed: int):
     assert np.allclose(out.contributions.sum(axis=1), out.total_loss, rtol=1e-9, atol=1e-6)
     assert np.allclose(out.contributions_by_target.sum(axis=0), out.contributions.sum(axis=0), atol=1e-6)
     assert (out.contributions >= -1e-9).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 40), st.sampled_from([1_000, 10**9, 10**17]))
+def test_isolated_mask_matches_pairwise_overlaps(seed: int, n: int, horizon_ms: int):
+    """Exact at fine resolution; at coarse resolution (huge horizons force it) it may call an
+    isolated outage overlapping, never an overlapping one isolated."""
+    from aftershock.risk.overlap import isolated_mask
+
+    rng = np.random.default_rng(seed)
+    trial = rng.integers(0, 3, n)
+    start = rng.integers(0, horizon_ms, n)
+    end = np.minimum(start + rng.integers(0, max(2, horizon_ms // 5), n), horizon_ms)
+    touch = (start[:, None] <= end[None, :]) & (start[None, :] <= end[:, None]) & (trial[:, None] == trial[None, :])
+    exact = touch.sum(axis=1) == 1
+    got = isolated_mask(trial, start, end, horizon_ms)
+    assert not (got & ~exact).any()
+    if horizon_ms <= 10**9:
+        assert np.array_equal(got, exact)

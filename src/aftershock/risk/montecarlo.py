@@ -30,7 +30,9 @@ import numpy as np
 
 from aftershock.analysis.propagation import propagate_degraded, propagate_down, words_for
 from aftershock.model.compile import CompiledGraph, reachable, union_edges
+from aftershock.risk.overlap import isolated_mask
 from aftershock.risk.profiles import SECONDS_PER_YEAR, FailureProfile, FailureSource
+from aftershock.risk.windows import WindowTable, window_pieces, window_table
 
 MS = 1000  # event times are integer milliseconds inside a trial
 WARMUP_QUANTILE = 0.9999  # outages may start before the horizon: stationary from t = 0
@@ -66,6 +68,10 @@ class RiskPlan:
     notes: tuple[str, ...] = ()
     source_components: tuple[np.ndarray, ...] = field(default=(), repr=False)  # ids each fails
     reaches_failover: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
+    failover_reach_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    windows: WindowTable | None = field(default=None, repr=False)  # None: nested groups, or none
+    situation_down: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
+    situation_degraded: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
 
     @property
     def target_names(self) -> list[str]:
@@ -108,13 +114,24 @@ def plan_risk(
         failover.append(FailoverGroup(int(i), graph.members.row(int(i)).copy(), int(graph.group_k[i]),
                                       float(graph.failover_s[i]), len(all_sources) - 1))
     watch = np.unique(np.concatenate([target_ids] + [g.members for g in failover] + [np.zeros(0, np.int64)]))
-    alone_down, alone_degraded = _alone_states(graph, all_sources, watch)
+    alone_down, alone_degraded = _alone_states(graph, [src.components for src in all_sources], watch)
     hard_reach = np.stack([graph.hard_descendants(np.array([t])) for t in target_ids], axis=1) \
         if len(target_ids) else np.zeros((n, 0), bool)
     any_adj = union_edges(graph.hard, graph.uses, n)
     any_reach = np.stack([reachable(any_adj, n, np.array([t])) for t in target_ids], axis=1) \
         if len(target_ids) else np.zeros((n, 0), bool)
     fails = tuple(np.asarray(src.components, dtype=np.int64) for src in all_sources)
+    reaches_failover = _reaches(graph, fails, [g.members for g in failover])
+    windows = None
+    situation_down = np.concatenate([alone_down.T, np.zeros((len(watch), 1), bool)], axis=1)
+    situation_degraded = np.concatenate([alone_degraded.T, np.zeros((len(watch), 1), bool)], axis=1)
+    if failover and not reaches_failover[len(sources):].any():
+        windows = _window_table(failover, sources, alone_down, watch, len(all_sources))
+        if windows.combos:
+            down, degraded = _alone_states(
+                graph, [tuple(c for s in combo for c in all_sources[s].components) for combo in windows.combos], watch)
+            situation_down = np.concatenate([situation_down, down.T], axis=1)
+            situation_degraded = np.concatenate([situation_degraded, degraded.T], axis=1)
     return RiskPlan(
         graph=graph,
         sources=tuple(all_sources),
@@ -130,20 +147,50 @@ def plan_risk(
         degraded_loss=graph.degraded_loss[target_ids].copy(),
         notes=tuple(notes or ()),
         source_components=fails,
-        reaches_failover=_reaches(graph, fails, [g.members for g in failover]),
+        reaches_failover=reaches_failover,
+        failover_reach_ms=_failover_reach_ms(graph, fails, failover),
+        windows=windows,
+        situation_down=situation_down,
+        situation_degraded=situation_degraded,
     )
 
 
-def _alone_states(graph: CompiledGraph, sources: list[FailureSource], watch: np.ndarray,
+def _window_table(failover: list[FailoverGroup], sources: list[FailureSource], alone_down: np.ndarray,
+                  watch: np.ndarray, n_sources: int) -> WindowTable:
+    """Which windows each model source opens when it fails alone (from everything up): those of
+    the groups one of whose active members -- the first k listed -- it takes down."""
+    col = {int(c): j for j, c in enumerate(watch)}
+    triggered: list[list[tuple[float, int]]] = [[] for _ in sources]
+    for g in failover:
+        active = [col[int(m)] for m in g.members[: g.k]]
+        if len(g.members) < g.k:
+            continue  # never up: never fails over
+        for s in np.flatnonzero(alone_down[: len(sources), active].any(axis=1)):
+            triggered[s].append((g.failover_s, g.source))
+    return window_table(triggered, n_sources)
+
+
+def _failover_reach_ms(graph: CompiledGraph, fails: tuple[np.ndarray, ...], failover: list[FailoverGroup]) -> np.ndarray:
+    """Per source: the longest failover window it can open (0: none). Windows open when something
+    starts, at its start, so an outage's effects end by max(its end, start + this)."""
+    reach = np.zeros(len(fails), np.int64)
+    for g in failover:
+        near = graph.hard_descendants(g.members)
+        hit = np.array([bool(near[f].any()) for f in fails], dtype=bool)
+        reach[hit] = np.maximum(reach[hit], round(g.failover_s * MS))
+    return reach
+
+
+def _alone_states(graph: CompiledGraph, failed_sets: list[tuple[int, ...]], watch: np.ndarray,
                   block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """(sources, watch) down and degraded states with each source alone active, in blocks of
-    `block` scenarios (one bit-parallel pass each) so that big models stay within memory."""
+    """(situations, watch) down and degraded states with each set of components failed, in blocks
+    of `block` situations (one bit-parallel pass each) so that big models stay within memory."""
     down_rows, degraded_rows = [], []
-    for first in range(0, max(len(sources), 1), block):
-        part = sources[first : first + block]
+    for first in range(0, max(len(failed_sets), 1), block):
+        part = failed_sets[first : first + block]
         failed = np.zeros((graph.n, words_for(max(len(part), 1))), dtype=np.uint64)
-        for s, src in enumerate(part):
-            failed[list(src.components), s // 64] |= np.uint64(1) << np.uint64(s % 64)
+        for s, comps in enumerate(part):
+            failed[list(comps), s // 64] |= np.uint64(1) << np.uint64(s % 64)
         down = propagate_down(graph, failed)
         degraded = propagate_degraded(graph, down)
         down_rows.append(_bits(down[watch], len(part)).T)
@@ -398,41 +445,137 @@ def with_failover_windows(plan: RiskPlan, outages: Outages, trials: int) -> Outa
     return Outages.concat([outages, windows])
 
 
+def isolated(plan: RiskPlan, outages: Outages) -> np.ndarray:
+    """Mask of the isolated outages: each overlaps or touches no other in its trial, so the states
+    while it lasts are those of its source alone, and no segments are needed.
+
+    An outage's reach is extended to the longest failover window it could open, so that a window
+    never overlaps an outage called isolated."""
+    horizon_ms = round(plan.horizon_s * MS)
+    end = outages.end_ms
+    if plan.failover and len(end):
+        reach = plan.failover_reach_ms[outages.source]
+        end = np.maximum(end, np.minimum(outages.start_ms + reach, horizon_ms))
+    return isolated_mask(outages.trial, outages.start_ms, end, horizon_ms)
+
+
 def split_isolated(plan: RiskPlan, outages: Outages) -> tuple[Outages, Outages]:
-    """(isolated, overlapping): an isolated outage overlaps or touches no other in its trial, so
-    the states while it lasts are those of its source alone, and no segments are needed."""
-    if len(outages.trial) == 0:
-        return outages, outages
-    span = round(plan.horizon_s * MS) + 1  # one trial's times never touch the next trial's
-    start = outages.trial * span + outages.start_ms
-    order = np.argsort(start)
-    end = np.maximum.accumulate((outages.trial * span + outages.end_ms)[order])
-    new = np.ones(len(order), bool)
-    new[1:] = start[order][1:] > end[:-1]  # starts after everything before it has ended
-    cluster = np.cumsum(new) - 1
-    alone = np.empty(len(order), bool)
-    alone[order] = np.bincount(cluster)[cluster] == 1
+    """(isolated, overlapping) outages (see `isolated`)."""
+    alone = isolated(plan, outages)
     return outages.subset(alone), outages.subset(~alone)
+
+
+@dataclass
+class Stretches:
+    """A chunk's propagated time: segment lists (each with its situation table), and the isolated
+    outages without windows as (trial x sources + source, hours): their states are their
+    source's row of the plan's table."""
+
+    segments: list[Segments]
+    isolated_key: np.ndarray
+    isolated_hours: np.ndarray
+
+
+def propagate(plan: RiskPlan, outages: Outages, trials: int) -> Stretches:
+    """The down and degraded states of every stretch of the chunk's trials.
+
+    - isolated outages that open no failover window: nothing to do (their source's table row);
+    - isolated outages that do: cut into pieces at their end and their windows' ends, states from
+      the plan's table of combined situations (windows.py), no sort;
+    - overlapping ones: failover windows found from the members' states, then segments evaluated
+      bit-parallel (the general path; also taken by isolated outages with nested failover groups).
+    """
+    plain = isolated(plan, outages)
+    general = ~plain
+    parts: list[Segments] = []
+    if plan.failover and plan.windows is not None:
+        opens = plain & plan.windows.triggers[outages.source] & (outages.start_ms > 0)  # none at t = 0
+        if opens.any():
+            parts.append(_pieces_segments(plan, outages.subset(opens)))
+            plain &= ~opens
+    elif plan.failover:
+        general |= plain & (plan.failover_reach_ms[outages.source] > 0)  # nested groups
+        plain &= ~general
+    if general.any():
+        overlapping = outages.subset(general)
+        parts.insert(0, evaluate_segments(plan, with_failover_windows(plan, overlapping, trials), trials))
+    key = (outages.trial * len(plan.sources) + outages.source)[plain]
+    hours = (outages.end_ms - outages.start_ms)[plain] / (MS * 3600.0)
+    return Stretches(parts, key, hours)
+
+
+def _pieces_segments(plan: RiskPlan, opening: Outages) -> Segments:
+    """Segments of the pieces of isolated outages that open failover windows."""
+    assert plan.windows is not None
+    p = window_pieces(plan.windows, opening.trial, opening.source, opening.start_ms, opening.end_ms,
+                      round(plan.horizon_s * MS))
+    return Segments(p.trial, p.start_ms, p.length_ms, p.first, p.single, p.row, plan.situation_down,
+                    plan.situation_degraded, p.pair_source, p.pair_piece)
 
 
 def simulate_chunk(plan: RiskPlan, seed: int, chunk: int, trials: int) -> TrialOutcomes:
     """Simulate `trials` years (horizons) of chunk number `chunk` of a run seeded with `seed`."""
-    outages = with_failover_windows(plan, sample_outages(plan, seed, chunk, trials), trials)
-    isolated, overlapping = split_isolated(plan, outages)
-    return trial_outcomes(plan, evaluate_segments(plan, overlapping, trials), trials, isolated)
+    return stretch_outcomes(plan, propagate(plan, sample_outages(plan, seed, chunk, trials), trials), trials)
 
 
-def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int, isolated: Outages | None = None) -> TrialOutcomes:
+def stretch_outcomes(plan: RiskPlan, stretches: Stretches, trials: int) -> TrialOutcomes:
+    """Per-trial outcomes of a chunk's propagated stretches."""
+    return trial_outcomes(plan, stretches.segments, trials,
+                          isolated_key=stretches.isolated_key, isolated_hours=stretches.isolated_hours)
+
+
+def trial_outcomes(plan: RiskPlan, seg: Segments | list[Segments], trials: int,
+                   isolated: Outages | None = None, *, isolated_key: np.ndarray | None = None,
+                   isolated_hours: np.ndarray | None = None) -> TrialOutcomes:
     """Per-trial downtime, degraded time, incidents, loss and loss by source, from the segments
-    and from the isolated outages (each alone in its stretch of time: one incident at most)."""
+    and from the isolated outages (each alone in its stretch of time: one incident at most),
+    given as outages or as (trial x sources + source, hours)."""
     n_t, n_src = len(plan.targets), len(plan.sources)
-    row_of = {int(c): r for r, c in enumerate(plan.watch)}
     down_h = np.zeros((trials, n_t))
     degraded_h = np.zeros((trials, n_t))
     incidents = np.zeros((trials, n_t), np.int64)
     contributions = np.zeros(trials * n_src)
     by_target = np.zeros((n_t, n_src))
+    row_of = {int(c): r for r, c in enumerate(plan.watch)}
     cols = [row_of[int(t)] for t in plan.targets]
+    parts = seg if isinstance(seg, list) else [seg]
+    for part in parts:
+        _add_segments(plan, part, trials, cols, down_h, degraded_h, incidents, contributions, by_target)
+    if isolated is not None:
+        isolated_key = isolated.trial * n_src + isolated.source
+        isolated_hours = (isolated.end_ms - isolated.start_ms) / (MS * 3600.0)
+    n_isolated = len(isolated_key) if isolated_key is not None else 0
+    if isolated_key is not None and n_isolated:
+        # Hours and counts per (trial, source), then the single-source table does the rest.
+        key = isolated_key
+        hours = np.bincount(key, weights=isolated_hours, minlength=trials * n_src).reshape(trials, n_src)
+        count = np.bincount(key, minlength=trials * n_src).reshape(trials, n_src).astype(float)
+        down = plan.alone_down[:, cols].astype(float)  # (sources, targets)
+        degraded = (plan.alone_degraded[:, cols] & ~plan.alone_down[:, cols]).astype(float)
+        down_h += hours @ down
+        degraded_h += hours @ degraded
+        incidents += np.rint(count @ down).astype(np.int64)
+        weight = (down + degraded * plan.degraded_loss) * plan.revenue_per_hour  # loss per hour
+        contributions += (hours * weight.sum(axis=1)).ravel()
+        by_target += (hours.sum(axis=0)[:, None] * weight).T
+    loss = down_h * plan.revenue_per_hour + degraded_h * plan.revenue_per_hour * plan.degraded_loss
+    return TrialOutcomes(
+        down_hours=down_h,
+        degraded_hours=degraded_h,
+        incidents=incidents,
+        loss=loss,
+        contributions=contributions.reshape(trials, n_src),
+        contributions_by_target=by_target,
+        segments=sum(len(part.trial) for part in parts) + n_isolated,
+        multi_segments=sum(int(_sorted_unique(part.pair_segment).size) for part in parts),
+    )
+
+
+def _add_segments(plan: RiskPlan, seg: Segments, trials: int, cols: list[int], down_h: np.ndarray,
+                  degraded_h: np.ndarray, incidents: np.ndarray, contributions: np.ndarray,
+                  by_target: np.ndarray) -> None:
+    """Add the downtime, degraded time, incidents and loss by source of a list of segments."""
+    n_src = len(plan.sources)
     # Only segments where some target is down or degraded cost anything: work on those alone.
     costly = (seg.down_table[cols] | seg.degraded_table[cols]).any(axis=0)
     idx = np.flatnonzero(costly[seg.row])
@@ -451,9 +594,9 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int, isolated: Outages
         degraded = seg.degraded_table[col][rows] & ~down
         onset = down.copy()
         onset[1:] &= ~(down[:-1] & follows[1:])  # down now, and not down just before in this trial
-        incidents[:, j] = np.bincount(trial[onset], minlength=trials)
-        down_h[:, j] = np.bincount(trial[down], weights=hours[down], minlength=trials)
-        degraded_h[:, j] = np.bincount(trial[degraded], weights=hours[degraded], minlength=trials)
+        incidents[:, j] += np.bincount(trial[onset], minlength=trials)
+        down_h[:, j] += np.bincount(trial[down], weights=hours[down], minlength=trials)
+        degraded_h[:, j] += np.bincount(trial[degraded], weights=hours[degraded], minlength=trials)
         rev = plan.revenue_per_hour[j]
         if rev == 0 or idx.size == 0:
             continue
@@ -470,29 +613,4 @@ def trial_outcomes(plan: RiskPlan, seg: Segments, trials: int, isolated: Outages
             part += np.bincount(trial[at] * n_src + pair_src[relevant], weights=loss[at] / share[at],
                                 minlength=trials * n_src)
         contributions += part
-        by_target[j] = part.reshape(trials, n_src).sum(axis=0)
-    if isolated is not None and len(isolated.trial):
-        # Hours and counts per (trial, source), then the single-source table does the rest.
-        key = isolated.trial * n_src + isolated.source
-        hours = np.bincount(key, weights=(isolated.end_ms - isolated.start_ms) / (MS * 3600.0),
-                            minlength=trials * n_src).reshape(trials, n_src)
-        count = np.bincount(key, minlength=trials * n_src).reshape(trials, n_src).astype(float)
-        down = plan.alone_down[:, cols].astype(float)  # (sources, targets)
-        degraded = (plan.alone_degraded[:, cols] & ~plan.alone_down[:, cols]).astype(float)
-        down_h += hours @ down
-        degraded_h += hours @ degraded
-        incidents += np.rint(count @ down).astype(np.int64)
-        weight = (down + degraded * plan.degraded_loss) * plan.revenue_per_hour  # loss per hour
-        contributions += (hours * weight.sum(axis=1)).ravel()
-        by_target += (hours.sum(axis=0)[:, None] * weight).T
-    loss = down_h * plan.revenue_per_hour + degraded_h * plan.revenue_per_hour * plan.degraded_loss
-    return TrialOutcomes(
-        down_hours=down_h,
-        degraded_hours=degraded_h,
-        incidents=incidents,
-        loss=loss,
-        contributions=contributions.reshape(trials, n_src),
-        contributions_by_target=by_target,
-        segments=len(seg.trial) + (len(isolated.trial) if isolated is not None else 0),
-        multi_segments=int(_sorted_unique(seg.pair_segment).size),
-    )
+        by_target[j] += part.reshape(trials, n_src).sum(axis=0)
