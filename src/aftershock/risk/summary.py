@@ -10,7 +10,8 @@ import numpy as np
 from aftershock.risk.montecarlo import RiskPlan, TrialOutcomes, simulate_chunk
 from aftershock.risk.statistics import Distribution, Moments
 
-CHUNKS_PER_BATCH = 8  # chunks run and merged together in one task (fewer, larger transfers)
+CHUNKS_PER_BATCH = 8  # chunks run and merged together in one task, at least (fewer, larger transfers)
+MAX_BATCHES = 64  # a long run is cut into at most this many tasks: each big enough to dwarf its overhead
 
 
 @dataclass
@@ -115,9 +116,14 @@ def run_batch(plans: list[RiskPlan], seed: int, first_chunk: int, sizes: list[in
     return merged
 
 
-def batches(sizes: list[int], chunks_per_batch: int = CHUNKS_PER_BATCH) -> list[tuple[int, list[int]]]:
+def batches(sizes: list[int], chunks_per_batch: int | None = None) -> list[tuple[int, list[int]]]:
     """(first chunk, chunk sizes) of each batch: fixed by the chunking, never by the workers, so
-    that sums merge in the same order (bit-identical results) on every backend."""
+    that sums merge in the same order (bit-identical results) on every backend.
+
+    By default a batch holds CHUNKS_PER_BATCH chunks, more in long runs so that there are at most
+    MAX_BATCHES of them (1e7 trials: 39 chunks, 160,000 trials a task)."""
+    if chunks_per_batch is None:
+        chunks_per_batch = max(CHUNKS_PER_BATCH, -(-len(sizes) // MAX_BATCHES))
     return [(i, sizes[i : i + chunks_per_batch]) for i in range(0, len(sizes), chunks_per_batch)]
 
 
