@@ -104,3 +104,42 @@ def test_exported_demo_agrees_with_scram(tmp_path: Path) -> None:
         path = tmp_path / f"{target}.xml"
         path.write_text(write_mef(tree))
         agree(tree, run_scram(path, tmp_path))
+
+
+CCF_FACTORS = {
+    "beta-factor": '<factor level="3"><float value="0.1"/></factor>',
+    "MGL": '<factors><factor level="2"><float value="0.2"/></factor>'
+           '<factor level="3"><float value="0.3"/></factor></factors>',
+    "alpha-factor": '<factors><factor level="1"><float value="0.7"/></factor><factor level="2">'
+                    '<float value="0.2"/></factor><factor level="3"><float value="0.1"/></factor></factors>',
+    "phi-factor": '<factors><factor level="1"><float value="0.6"/></factor><factor level="2">'
+                  '<float value="0.3"/></factor><factor level="3"><float value="0.1"/></factor></factors>',
+}
+
+
+@pytest.mark.parametrize("model", list(CCF_FACTORS))
+def test_ccf_groups_agree_with_scram(model: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{model}.xml"
+    path.write_text(f"""<?xml version="1.0"?>
+<opsa-mef>
+  <define-fault-tree name="ccf">
+    <define-gate name="top"><or>
+      <atleast min="2"><basic-event name="p1"/><basic-event name="p2"/><basic-event name="p3"/></atleast>
+      <and><basic-event name="v"/><basic-event name="p1"/></and>
+      <and><basic-event name="v1"/><basic-event name="v2"/></and>
+    </or></define-gate>
+  </define-fault-tree>
+  <define-CCF-group name="pumps" model="{model}">
+    <members><basic-event name="p1"/><basic-event name="p2"/><basic-event name="p3"/></members>
+    <distribution><float value="0.05"/></distribution>
+    {CCF_FACTORS[model]}
+  </define-CCF-group>
+  <define-CCF-group name="valves" model="beta-factor">
+    <members><basic-event name="v1"/><basic-event name="v2"/></members>
+    <distribution><float value="0.02"/></distribution>
+    <factor><float value="0.15"/></factor>
+  </define-CCF-group>
+  <model-data><define-basic-event name="v"><float value="0.3"/></define-basic-event></model-data>
+</opsa-mef>
+""")
+    agree(read_fault_tree(path), run_scram(path, tmp_path, "--ccf", "true"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aftershock.analysis.faulttree import FaultTreeBDD, FaultTreeError, analyze_fault_tree
+from aftershock.analysis.faulttree import FaultTreeBDD, FaultTreeError, Gate, analyze_fault_tree
 from aftershock.analysis.mef import mef_identifier, read_fault_tree, write_mef
 
 from .conftest import SHARED
@@ -104,6 +105,14 @@ def test_top_gate_choice(tmp_path: Path) -> None:
     assert "t1" in (err.value.hint or "") or "t2" in (err.value.hint or "")
 
 
+def ccf(model: str = "beta-factor", members: str = '<basic-event name="a"/><basic-event name="b"/>',
+        rest: str = '<distribution><float value="0.1"/></distribution><factor><float value="0.2"/></factor>',
+        data: str = "") -> str:
+    return mef('<define-gate name="top"><and><basic-event name="a"/><basic-event name="b"/></and></define-gate>',
+               f'<define-CCF-group name="g" model="{model}">\n<members>{members}</members>\n{rest}\n'
+               f'</define-CCF-group>\n{data}')
+
+
 BAD = {
     "malformed": ("<opsa-mef><define-fault-tree name='x'>\n<define-gate name='g'><or></define-gate>",
                   "malformed XML", 2),
@@ -150,8 +159,26 @@ BAD = {
     "entity expansion refused": ("<?xml version='1.0'?>\n<!DOCTYPE lol [<!ENTITY a 'aaaa'>]>\n<opsa-mef/>",
                                  "DTDs and entities are not allowed", 2),
     "gate without formula": (mef('<define-gate name="top"></define-gate>'), "exactly one formula", 4),
-    "ccf groups": ("<opsa-mef>\n<model-data><define-CCF-group name='x' model='beta-factor'/></model-data></opsa-mef>",
-                   "not supported", 2),
+    "cardinality min above max": (mef('<define-gate name="top">\n<cardinality min="2" max="1"><basic-event name="a"/>'
+                                      '<basic-event name="b"/></cardinality></define-gate>'), "larger than max", 5),
+    "cardinality min above inputs": (mef('<define-gate name="top">\n<cardinality min="3" max="3"><basic-event name="a"/>'
+                                         '<basic-event name="b"/></cardinality></define-gate>'), "at least 3 of 2", 5),
+    "cardinality without max": (mef('<define-gate name="top">\n<cardinality min="1"><basic-event name="a"/>'
+                                    '<basic-event name="b"/></cardinality></define-gate>'), "max = a non-negative integer", 5),
+    "ccf unknown model": (ccf(model="gamma"), "unknown model 'gamma'", 7),
+    "ccf one member": (ccf(members='<basic-event name="a"/>'), "it needs at least 2", 8),
+    "ccf member defined twice": (ccf(data='<define-basic-event name="a"><float value="0.1"/></define-basic-event>'),
+                                 "basic event 'a' is defined twice", 11),
+    "ccf without distribution": (ccf(rest='<factor><float value="0.2"/></factor>'), "needs one <distribution>", 7),
+    "ccf factor above 1": (ccf(rest='<distribution><float value="0.1"/></distribution>\n<factor><float value="2"/></factor>'),
+                           "factor 2 is outside [0, 1]", 10),
+    "ccf beta level": (ccf(rest='<distribution><float value="0.1"/></distribution>\n'
+                            '<factor level="3"><float value="0.2"/></factor>'), "level 3 where level 2", 10),
+    "ccf MGL levels out of order": (ccf(model="MGL", rest='<distribution><float value="0.1"/></distribution>\n<factors>'
+                                        '<factor level="3"><float value="0.2"/></factor></factors>'),
+                                    "level 3 where level 2", 10),
+    "substitutions": ("<opsa-mef>\n<model-data><define-substitution name='x'/></model-data></opsa-mef>",
+                      "not supported", 2),
 }
 
 
@@ -244,3 +271,71 @@ def test_fuzzed_input_gives_located_errors_only(tmp_path: Path, data: st.DataObj
         assert exc.file == str(path)
         return
     analyze_fault_tree(tree, limit=3)  # whatever parsed is a valid tree
+
+
+def test_cardinality_gate_matches_enumeration(tmp_path: Path) -> None:
+    p = {"a": 0.1, "b": 0.2, "c": 0.3, "d": 0.4, "e": 0.5, "f": 0.6, "g": 0.7}
+    data = "".join(f'<define-basic-event name="{n}"><float value="{q}"/></define-basic-event>' for n, q in p.items())
+    text = mef("""
+<define-gate name="top"><or>
+  <cardinality min="2" max="3"><basic-event name="a"/><basic-event name="b"/><basic-event name="c"/>
+    <basic-event name="d"/></cardinality>
+  <and><basic-event name="e"/><gate name="few"/></and>
+  <cardinality min="0" max="4"><basic-event name="a"/><basic-event name="g"/></cardinality>
+</or></define-gate>
+<define-gate name="few"><cardinality min="0" max="1"><basic-event name="a"/><basic-event name="f"/>
+  <basic-event name="g"/></cardinality></define-gate>
+<define-gate name="unused"><cardinality min="1" max="2"><basic-event name="a"/><basic-event name="b"/></cardinality></define-gate>
+""", data)
+    tree = read_fault_tree(write(tmp_path, text), top="top")
+    names = list(p)
+
+    def top(s: dict[str, bool]) -> bool:
+        return 2 <= sum(s[x] for x in "abcd") <= 3 or (s["e"] and sum(s[x] for x in "afg") <= 1)
+
+    # The last <cardinality> of top always holds (0 <= count <= 2): top is certain.
+    assert probability(tree) == pytest.approx(1.0, rel=1e-12)
+    tree.gates["top"] = Gate("top", "or", tree.gates["top"].args[:2])
+    exact, down = 0.0, []
+    for bits in itertools.product([False, True], repeat=len(names)):
+        s = dict(zip(names, bits, strict=True))
+        if top(s):
+            exact += math.prod(p[n] if s[n] else 1 - p[n] for n in names)
+            down.append(frozenset(n for n in names if s[n]))
+    assert probability(tree) == pytest.approx(exact, rel=1e-12)
+    # Cut sets (negative literals dropped): minimal sets whose failure alone takes top down.
+    alone = [c for c in down if top({n: n in c for n in names})]
+    minimal = {c for c in alone if not any(o < c for o in alone)}
+    result = analyze_fault_tree(tree, limit=100)
+    assert {frozenset(c) for c in result.cut_sets} == minimal
+    assert result.mcs_count == len(minimal)
+
+
+def test_ccf_group_events_and_probabilities(tmp_path: Path) -> None:
+    """Each member becomes the OR of its CCF events, with the model's Q_k (here MGL)."""
+    text = mef('<define-gate name="top"><atleast min="2"><basic-event name="a"/><basic-event name="b"/>'
+               '<basic-event name="c"/></atleast></define-gate>',
+               '<define-CCF-group name="g" model="MGL"><members><basic-event name="a"/><basic-event name="b"/>'
+               '<basic-event name="c"/></members><distribution><float value="0.05"/></distribution>'
+               '<factors><factor level="2"><float value="0.2"/></factor>'
+               '<factor level="3"><float value="0.3"/></factor></factors></define-CCF-group>')
+    tree = read_fault_tree(write(tmp_path, text))
+    q, beta, gamma = 0.05, 0.2, 0.3
+    expected = {"[a]": (1 - beta) * q, "[a b]": beta * (1 - gamma) * q / 2, "[a b c]": beta * gamma * q}
+    for event, value in expected.items():
+        assert tree.basic_events[event] == pytest.approx(value, rel=1e-12)
+    assert {a.name for a in tree.gates["a"].args} == {"[a]", "[a b]", "[a c]", "[a b c]"}
+    assert "a" not in tree.basic_events
+    result = analyze_fault_tree(tree, limit=100)
+    # Three pairs of independent failures, three double CCF events and the triple one.
+    assert result.mcs_count == 7
+    assert sorted(map(sorted, result.cut_sets))[:2] == [["[a b c]"], ["[a b]"]]
+    q1, q2, q3 = expected["[a]"], expected["[a b]"], expected["[a b c]"]
+    events = {"[a]": q1, "[b]": q1, "[c]": q1, "[a b]": q2, "[a c]": q2, "[b c]": q2, "[a b c]": q3}
+    exact = 0.0
+    for bits in itertools.product([False, True], repeat=len(events)):
+        s = dict(zip(events, bits, strict=True))
+        fails = {m: any(s[e] for e in events if m in e.strip("[]").split()) for m in "abc"}
+        if sum(fails.values()) >= 2:
+            exact += math.prod(events[e] if s[e] else 1 - events[e] for e in events)
+    assert result.probability == pytest.approx(exact, rel=1e-12)

@@ -14,6 +14,7 @@ the original name is kept in each element's `<label>`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -33,13 +34,11 @@ from aftershock.errors import did_you_mean
 MAX_MEF_BYTES = 256 * 1024 * 1024
 DEFAULT_MISSION_TIME_H = 8760.0
 
-_CONNECTIVES = {"and", "or", "atleast", "not", "nand", "nor", "xor", "iff", "imply"}
+_CONNECTIVES = {"and", "or", "atleast", "cardinality", "not", "nand", "nor", "xor", "iff", "imply"}
 _REFERENCES = {"gate", "basic-event", "house-event", "event"}
 _IGNORED = {"label", "attributes", "attribute"}
 _UNSUPPORTED = {
-    "define-CCF-group": "common-cause failure groups",
     "define-substitution": "substitutions",
-    "cardinality": "cardinality gates",
 }
 
 
@@ -134,6 +133,7 @@ class _Definitions:
     parameters: dict[str, Element] = field(default_factory=dict)
     names: dict[str, Element] = field(default_factory=dict)  # every event name -> its definition
     tree_names: list[str] = field(default_factory=list)
+    ccf_groups: list[tuple[Element, list[str]]] = field(default_factory=list)  # (group, members)
 
 
 def read_fault_tree(paths: list[str | Path] | str | Path, top: str | None = None,
@@ -179,6 +179,8 @@ def _collect(container: Element, defs: _Definitions) -> None:
         elif el.tag == "define-house-event":
             _define(defs, el, "house event")
             defs.house[el.name()] = el
+        elif el.tag == "define-CCF-group":
+            defs.ccf_groups.append((el, _ccf_members(defs, el)))
         elif el.tag == "define-parameter":
             name = el.name()
             if name in defs.parameters:
@@ -203,7 +205,17 @@ def _assemble(defs: _Definitions, top: str | None, mission_time_h: float, first_
     constants: dict[str, bool] = {}
     for name, (define, formula) in defs.gates.items():
         _gate_from_formula(defs, name, define, formula, gates, constants)
-    basic = {name: _basic_probability(defs, el, mission_time_h) for name, el in defs.basic.items()}
+    members = {m for _, ms in defs.ccf_groups for m in ms}
+    basic = {name: _basic_probability(defs, el, mission_time_h)
+             for name, el in defs.basic.items() if name not in members}
+    for group, group_members in defs.ccf_groups:
+        _expand_ccf_group(defs, group, group_members, gates, basic, mission_time_h)
+    if members:  # a member is now the gate of its independent and common-cause failures
+        for gname, gate in gates.items():
+            if any(a.kind == "basic" and a.name in members for a in gate.args):
+                args = tuple(Arg("gate", a.name) if a.kind == "basic" and a.name in members else a
+                             for a in gate.args)
+                gates[gname] = Gate(gate.name, gate.kind, args, gate.k)
     house = {name: _house_value(el) for name, el in defs.house.items()}
     house.update(constants)
     used = {a.name for g in gates.values() for a in g.args if a.kind == "gate"}
@@ -238,6 +250,127 @@ def _assemble(defs: _Definitions, top: str | None, mission_time_h: float, first_
             hint="a fault tree is acyclic; break the loop",
         )
     return tree
+
+
+# ------------------------------------------------------------------------------------------
+# Common-cause failure groups, expanded as SCRAM does (`--ccf true`): each member becomes the OR
+# of one basic event per subset of the group that contains it (its independent failure, the
+# subset of size 1, and its common-cause failures with the others), each subset of k members
+# with the probability Q_k of the group's model, from its total failure probability Q (the
+# `distribution`) and its factors:
+#   beta-factor (factor beta, level n):  Q_1 = (1 - beta) Q, Q_n = beta Q, no other subset;
+#   MGL (factors rho_2..rho_m):          Q_k = rho_1...rho_k (1 - rho_{k+1}) Q / C(n-1, k-1),
+#                                        rho_1 = 1, rho_{m+1} = 0;
+#   alpha-factor (alpha_1..alpha_m):     Q_k = k alpha_k / alpha_t Q / C(n-1, k-1),
+#                                        alpha_t = sum of k alpha_k;
+#   phi-factor (phi_1..phi_m):           Q_k = phi_k Q.
+# The event of subset {a, b} is named "[a b]", as in SCRAM's reports.
+
+_CCF_MODELS = {"beta-factor": 2, "MGL": 2, "alpha-factor": 1, "phi-factor": 1}  # -> first level
+_MAX_CCF_EVENTS = 100_000
+
+
+def _ccf_members(defs: _Definitions, group: Element) -> list[str]:
+    """The members of a CCF group; the group defines them (a second definition is an error)."""
+    boxes = [c for c in group.content() if c.tag == "members"]
+    if len(boxes) != 1:
+        raise group.error(f"CCF group '{group.name()}' needs one <members> list, found {len(boxes)}")
+    refs = boxes[0].content()
+    for ref in refs:
+        if ref.tag != "basic-event":
+            raise ref.error(f"a member of CCF group '{group.name()}' must be a <basic-event>")
+    if len(refs) < 2:
+        raise boxes[0].error(f"CCF group '{group.name()}' has {len(refs)} member(s); it needs at least 2")
+    names = []
+    for ref in refs:
+        _define(defs, ref, "basic event")
+        defs.basic[ref.name()] = ref
+        names.append(ref.name())
+    return names
+
+
+def _expand_ccf_group(defs: _Definitions, group: Element, members: list[str], gates: dict[str, Gate],
+                      basic: dict[str, float | None], mission_time_h: float) -> None:
+    name, n = group.name(), len(members)
+    model = group.attrs.get("model", "")
+    if model not in _CCF_MODELS:
+        raise group.error(f"CCF group '{name}': unknown model {model!r}",
+                          hint="one of " + ", ".join(_CCF_MODELS))
+
+    def value(el: Element, what: str) -> float:
+        kids = el.content()
+        if len(kids) != 1:
+            raise el.error(f"CCF group '{name}': <{el.tag}> must hold exactly one expression")
+        v = _evaluate(defs, kids[0], mission_time_h, ())
+        if not 0.0 <= v <= 1.0 or math.isnan(v):
+            raise el.error(f"CCF group '{name}': {what} {v:g} is outside [0, 1]")
+        return v
+
+    dists = [c for c in group.content() if c.tag == "distribution"]
+    if len(dists) != 1:
+        raise group.error(f"CCF group '{name}' needs one <distribution>, found {len(dists)}",
+                          hint="the distribution is the total failure probability of each member")
+    q = value(dists[0], "probability")
+    factor_els: list[Element] = []
+    for c in group.content():
+        if c.tag == "factor":
+            factor_els.append(c)
+        elif c.tag == "factors":
+            factor_els.extend(c.content())
+    if not factor_els:
+        raise group.error(f"CCF group '{name}' has no <factor>")
+    first = n if model == "beta-factor" else _CCF_MODELS[model]
+    factors: dict[int, float] = {}
+    for i, el in enumerate(factor_els):
+        if el.tag != "factor":
+            raise el.error(f"CCF group '{name}': <factors> holds <factor> elements only")
+        raw = el.attrs.get("level")
+        try:
+            level = int(raw) if raw is not None else first + i
+        except ValueError:
+            raise el.error(f"CCF group '{name}': level {raw!r} is not an integer") from None
+        if level != first + i:
+            raise el.error(f"CCF group '{name}': factor of level {level} where level {first + i} "
+                           f"was expected", hint=f"a {model} model takes levels {first}, "
+                           f"{first + 1}, ... in order, up to the group size {n}")
+        if level > n:
+            raise el.error(f"CCF group '{name}': level {level} is larger than the group ({n} members)")
+        factors[level] = value(el, "factor")
+    if model == "beta-factor" and len(factors) != 1:
+        raise group.error(f"CCF group '{name}': a beta-factor model takes one factor, found {len(factors)}")
+    top = max(factors) if model != "beta-factor" else n
+    if sum(math.comb(n, k) for k in range(1, top + 1)) > _MAX_CCF_EVENTS:
+        raise group.error(f"CCF group '{name}' of {n} members up to level {top} needs more than "
+                          f"{_MAX_CCF_EVENTS} common-cause events", hint="split the group")
+    q_k = _ccf_probabilities(model, n, q, factors, group)
+    parts: dict[str, list[Arg]] = {m: [] for m in members}
+    for k, qk in sorted(q_k.items()):
+        for subset in itertools.combinations(members, k):
+            event = "[" + " ".join(subset) + "]"
+            basic[event] = qk
+            for m in subset:
+                parts[m].append(Arg("basic", event))
+    for m in members:
+        gates[m] = Gate(m, "or", tuple(parts[m])) if len(parts[m]) > 1 else Gate(m, "null", tuple(parts[m]))
+
+
+def _ccf_probabilities(model: str, n: int, q: float, factors: dict[int, float],
+                       group: Element) -> dict[int, float]:
+    """Q_k, the probability of the common-cause event of each subset of k members."""
+    if model == "beta-factor":
+        beta = factors[n]
+        return {1: (1.0 - beta) * q, n: beta * q}
+    m = max(factors)
+    if model == "MGL":
+        rho = [1.0, 1.0] + [factors[k] for k in range(2, m + 1)] + [0.0]  # rho[k], k = 1..m+1
+        return {k: math.prod(rho[1 : k + 1]) * (1.0 - rho[k + 1]) * q / math.comb(n - 1, k - 1)
+                for k in range(1, m + 1)}
+    if model == "alpha-factor":
+        total = sum(k * a for k, a in factors.items())
+        if total <= 0:
+            raise group.error(f"CCF group '{group.name()}': the alpha factors are all zero")
+        return {k: k * factors[k] / total * q / math.comb(n - 1, k - 1) for k in range(1, m + 1)}
+    return {k: factors[k] * q for k in range(1, m + 1)}  # phi-factor
 
 
 def _label(el: Element) -> str | None:
@@ -295,6 +428,9 @@ def _gate_from_formula(defs: _Definitions, name: str, define: Element, formula: 
             if k > len(args):
                 raise el.error(f"gate '{name}': at least {k} of {len(args)} inputs can never happen",
                                hint=f"min must be at most the number of inputs ({len(args)})")
+        if kind == "cardinality":
+            _cardinality(el, name, gname, args, gates, constants, counter)
+            return
         if kind == "iff":
             counter[0] += 1
             inner = f"{name}[{counter[0]}]"
@@ -310,6 +446,46 @@ def _gate_from_formula(defs: _Definitions, name: str, define: Element, formula: 
         gates[gname] = Gate(gname, kind, args, k)
 
     make(name, formula)
+
+
+def _cardinality(el: Element, name: str, gname: str, args: tuple[Arg, ...], gates: dict[str, Gate],
+                 constants: dict[str, bool], counter: list[int]) -> None:
+    """`<cardinality min max>`: between min and max of the inputs occur, as
+    ``atleast(min) and not atleast(max + 1)`` (either side left out when it always holds)."""
+    n = len(args)
+    bounds = []
+    for attr in ("min", "max"):
+        raw = el.attrs.get(attr)
+        try:
+            value = int(raw) if raw is not None else None
+        except ValueError:
+            value = None
+        if value is None or value < 0:
+            raise el.error(f"gate '{name}': <cardinality> needs {attr} = a non-negative integer, got {raw!r}")
+        bounds.append(value)
+    lo, hi = bounds
+    if lo > hi:
+        raise el.error(f"gate '{name}': <cardinality> min {lo} is larger than max {hi}",
+                       hint="min and max bound the number of inputs that occur; min <= max")
+    if lo > n:
+        raise el.error(f"gate '{name}': at least {lo} of {n} inputs can never happen",
+                       hint=f"min must be at most the number of inputs ({n})")
+
+    def sub(kind: str, sub_args: tuple[Arg, ...], k: int | None = None) -> Arg:
+        counter[0] += 1
+        inner = f"{name}[{counter[0]}]"
+        gates[inner] = Gate(inner, kind, sub_args, k)
+        return Arg("gate", inner)
+
+    parts = []
+    if lo >= 1:
+        parts.append(sub("atleast", args, lo))
+    if hi < n:
+        parts.append(sub("not", (sub("atleast", args, hi + 1),)))
+    if not parts:  # 0 <= count <= n: always true
+        constants["true"] = True
+        parts.append(Arg("house", "true"))
+    gates[gname] = Gate(gname, "and", tuple(parts)) if len(parts) > 1 else Gate(gname, "null", (parts[0],))
 
 
 def _reference(defs: _Definitions, el: Element) -> Arg:
