@@ -1,12 +1,13 @@
 """Open-PSA Model Exchange Format (MEF): read fault trees from it, write ours to it.
 
 Reading supports the fault-tree part of MEF 2.0: `define-fault-tree` (and `define-component`
-inside it), `model-data`, gates `and`, `or`, `atleast`, `not`, `nand`, `nor`, `xor`, `iff`,
-`imply` (nested formulas included), references `gate`, `basic-event`, `house-event`, `event`,
-`constant`, house events, and basic-event probabilities given as `float`/`int` or a simple
-expression (`parameter`, `add`, `sub`, `mul`, `div`, `neg`, `exponential`,
-`system-mission-time`). Several files are merged into one namespace. Every error names the file,
-line and element at fault.
+inside it), `model-data`, gates `and`, `or`, `atleast`, `cardinality`, `not`, `nand`, `nor`,
+`xor`, `iff`, `imply` (nested formulas included), references `gate`, `basic-event`,
+`house-event`, `event`, `constant`, house events, common-cause failure groups
+(`define-CCF-group`, models beta-factor, MGL, alpha-factor and phi-factor, expanded as SCRAM
+does), and basic-event probabilities given as `float`/`int` or a simple expression
+(`parameter`, `add`, `sub`, `mul`, `div`, `neg`, `exponential`, `system-mission-time`). Several
+files are merged into one namespace. Every error names the file, line and element at fault.
 
 Writing produces a file SCRAM and XFTA read: identifiers are made MEF-safe (NCName, no dots) and
 the original name is kept in each element's `<label>`.
