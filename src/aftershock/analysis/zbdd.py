@@ -231,10 +231,16 @@ class Zbdd:
         return sums
 
     def best_first(self, root: int, p: np.ndarray, cutoff: float = 0.0) -> Iterator[tuple[list[int], float]]:
-        """Sets under root with probability >= cutoff, most probable first (A* on max products)."""
+        """Sets under root with probability >= cutoff, most probable first (A* on max products).
+
+        Among equal bounds the latest pushed comes first, so the search dives to a set instead of
+        widening over every tie (Aralia trees give every event the same probability).
+        """
         if root == 0:
             return
         maxp, _ = self.extreme_products(p)
+        q_of = np.asarray(p, dtype=float).tolist()
+        var, lo, hi = self.var, self.lo, self.hi
         seq = 0
         heap: list[tuple[float, int, int, float, tuple]] = [(-maxp[root], seq, root, 1.0, ())]
         while heap:
@@ -242,17 +248,15 @@ class Zbdd:
             if node == 1:
                 yield _unlink(path), prod
                 continue
-            for child, q, step in (
-                (self.lo[node], prod, None),
-                (self.hi[node], prod * float(p[self.var[node]]), self.var[node]),
-            ):
-                if child == 0:
-                    continue
-                bound = q * maxp[child]
-                if bound < cutoff:
-                    continue
-                seq += 1
-                heapq.heappush(heap, (-bound, seq, child, q, (step, path) if step is not None else path))
+            child = lo[node]
+            if child != 0 and prod * maxp[child] >= cutoff:
+                seq -= 1
+                heapq.heappush(heap, (-prod * maxp[child], seq, child, prod, path))
+            child, v = hi[node], var[node]
+            q = prod * q_of[v]
+            if child != 0 and q * maxp[child] >= cutoff:
+                seq -= 1
+                heapq.heappush(heap, (-q * maxp[child], seq, child, q, (v, path)))
 
     def iterate(self, root: int) -> Iterator[list[int]]:
         """Every set under root, depth first."""
