@@ -113,7 +113,8 @@ class _Candidate:
         import dd.cudd as cudd
 
         self.tree, self.plan, self.events, self.max_memory = tree, plan, events, max_memory
-        self.manager = cudd.BDD(memory_estimate=min(max_memory, 2 * 1024**2))  # CUDD grows it
+        self.manager = cudd.BDD(memory_estimate=min(max_memory, 2 * 1024**2),
+                                 initial_cache_size=2**14)  # CUDD grows both
         self.manager.configure(reordering=False)
         global _BASE_BYTES
         if _BASE_BYTES is None:  # what an empty manager holds: the same for every one
