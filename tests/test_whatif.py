@@ -63,15 +63,15 @@ mitigations:
   - name: guest checkout
     cost_per_year: 1000
     changes: [{soften_dependency: {component: shop, dependency: auth}}]
-  - name: throttle retries
-    changes: [{throttle: {component: shop, max_inflight: 100}}]
+  - name: throttle intake
+    changes: [{throttle: {component: shop, rps: 100}}]
 """)
     result = evaluate_mitigations(model, plan, RiskSettings(trials=3000, seed=2))
     data = result.to_dict()
     by_name = {m["name"]: m for m in data["mitigations"]}
     replica, guest = by_name["replica of db in us-west-2"], by_name["guest checkout"]
     # db: 6 x 2 h = 12 h/yr at $10k; auth: 2 x 1 h = 2 h/yr: the replica removes most
-    assert data["ranking"] == ["replica of db in us-west-2", "guest checkout"]
+    assert data["ranking"] == ["replica of db in us-west-2", "guest checkout", "throttle intake"]
     assert replica["loss_removed"] == pytest.approx(12 * 10000, rel=0.1)
     assert guest["loss_removed"] == pytest.approx(2 * 10000, rel=0.15)
     lo, hi = replica["loss_removed_ci95"]
@@ -80,9 +80,11 @@ mitigations:
     assert sum(v["mean"] for v in by_target.values()) == pytest.approx(replica["loss_removed"], rel=1e-9)
     # per dollar, guest checkout wins
     assert data["ranking_by_value"] == ["guest checkout", "replica of db in us-west-2"]
-    assert by_name["throttle retries"]["evaluated"] is False
-    assert "simulator" in by_name["throttle retries"]["reason"]
-    assert "loss_removed" not in by_name["throttle retries"]
+    # a throttle is valued by the simulator; this model has no load or retries: it removes nothing
+    throttle = by_name["throttle intake"]
+    assert throttle["evaluated"] is True and throttle["method"] == "simulator"
+    assert throttle["loss_removed"] == 0.0 and throttle["loss_removed_ci95"] is None
+    assert any("no load" in note for note in throttle["simulation"]["notes"])
     assert data["baseline"]["expected_loss"] > replica["expected_loss"]
 
 
@@ -233,3 +235,93 @@ components:
     # the replica is not placed in us-east-1, so the region event no longer takes the shop down
     assert outcome.expected_loss == 0.0
     assert outcome.loss_removed is not None and outcome.loss_removed.mean == pytest.approx(baseline)
+
+
+# --- mitigations valued by the simulator -----------------------------------------------------------
+
+AMPLIFIED = """
+components:
+  server:
+    capacity: {rps: 100}
+    failure: {rate_per_year: 12, mean_duration: 5m}
+  other: {failure: {rate_per_year: 1, mean_duration: 30m}}
+  clients:
+    load: {rps: 90}
+    requires: [server, other]
+    unavailability: 0
+    impact: {revenue_per_hour: 10000}
+    calls:
+      server: {timeout: 1s, attempts: ATTEMPTS, backoff: {base: 0s, max: 0s, jitter: none}}
+"""
+
+TIMED = """
+version: 1
+mitigations:
+  - {name: budget, changes: [{retry_budget: {component: clients, dependency: server}}]}
+  - {name: breaker, changes: [{circuit_breaker: {component: clients, dependency: server, open_for: 10s}}]}
+  - {name: other replica, changes: [{add_replica: {component: other, region: elsewhere}}]}
+"""
+
+
+def _timed(attempts: int) -> dict:
+    model = load_model_text(AMPLIFIED.replace("ATTEMPTS", str(attempts)))
+    result = evaluate_mitigations(model, mitigations(TIMED), RiskSettings(trials=1000, seed=3), observe_after_s=600)
+    return {m["name"]: m for m in result.to_dict()["mitigations"]}
+
+
+@pytest.mark.slow
+def test_retry_budget_and_breaker_remove_the_loss_of_retry_amplification():
+    # 90 rps with 3 attempts offers 270 rps to a server of 100 once it is back: it never recovers
+    # (Huang et al.); a retry budget or a breaker lets it recover with the fault.
+    by_name = _timed(3)
+    per_outage_h = 5 / 60
+    for name in ("budget", "breaker"):
+        m = by_name[name]
+        assert m["evaluated"] and m["method"] == "simulator" and m["loss_removed_ci95"] is None
+        [server] = [s for s in m["simulation"]["scenarios"] if s["source"] == "server"]
+        assert server["recovered"] == {"baseline": False, "mitigated": True}
+        # without the mitigation clients stay down the 10 watched minutes after the fault
+        assert server["down_hours_per_outage"]["baseline"]["clients"] >= per_outage_h + 9 / 60
+        assert server["down_hours_per_outage"]["mitigated"]["clients"] == pytest.approx(per_outage_h, rel=0.1)
+        removed = 12 * (server["loss_per_outage"]["baseline"] - server["loss_per_outage"]["mitigated"])
+        assert m["loss_removed"] == pytest.approx(removed) and m["loss_removed"] > 12 * 10000 * 9 / 60
+        assert any("lower bound" in note for note in m["simulation"]["notes"])
+    # ranked together with the Monte Carlo's mitigations: the replica of `other` removes ~0.5 h x $10k
+    assert by_name["other replica"]["method"] == "monte_carlo"
+    assert by_name["other replica"]["rank"] == 3
+    assert {by_name["budget"]["rank"], by_name["breaker"]["rank"]} == {1, 2}
+
+
+@pytest.mark.slow
+def test_without_retry_amplification_a_budget_or_breaker_removes_nothing():
+    by_name = _timed(1)
+    for name in ("budget", "breaker"):
+        m = by_name[name]
+        assert m["method"] == "simulator"
+        assert all(s["recovered"] == {"baseline": True, "mitigated": True} for s in m["simulation"]["scenarios"])
+    assert by_name["budget"]["loss_removed"] == 0.0  # no retries, nothing to budget: the same run
+    # an open breaker keeps failing callers until it probes again after `open_for` (10 s): a small cost
+    assert -12 * 10000 * 10 / 3600 <= by_name["breaker"]["loss_removed"] <= 0
+
+
+def test_simulator_changes_mixed_with_structural_ones_are_a_located_error():
+    with pytest.raises(MitigationError) as err:
+        mitigations("version: 1\nmitigations:\n  - name: both\n    changes:\n"
+                    "      - retry_budget: {component: clients}\n"
+                    "      - add_replica: {component: other, region: elsewhere}\n")
+    assert "m.yaml:5" in str(err.value) and "mixes retry_budget" in str(err.value)
+
+
+def test_breaker_on_a_component_that_calls_nothing_is_a_located_error():
+    model = load_model_text(SHOP)
+    [m] = mitigations("version: 1\nmitigations:\n  - name: b\n    changes:\n"
+                      "      - circuit_breaker: {component: shop, dependency: db}\n")
+    with pytest.raises(MitigationError) as err:
+        apply_mitigation(model, m)
+    assert "m.yaml:5" in str(err.value) and "calls nothing" in str(err.value)
+
+
+def test_throttle_needs_a_limit():
+    with pytest.raises(MitigationError) as err:
+        mitigations("version: 1\nmitigations:\n  - {name: t, changes: [{throttle: {component: shop}}]}\n")
+    assert "rps" in str(err.value) and "m.yaml:3" in str(err.value)

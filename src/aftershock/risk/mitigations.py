@@ -11,8 +11,9 @@ A mitigations file (docs/risk.md has the reference)::
 
 Transforms never edit the model in place: each builds new `Component`s (validated again) and
 returns a new `Model` plus the stream aliases that keep common random numbers for components it
-renamed. Changes that only the time-stepped simulator can judge (throttle, circuit_breaker) are
-accepted and reported as not evaluated, never given a number.
+renamed. Changes that only the time-stepped simulator can judge (throttle, circuit_breaker,
+retry_budget) change the model's dynamics keys (and a throttle's intake limit), and are valued by
+simulating outages (simulated.py).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aftershock.errors import AftershockError, did_you_mean
 from aftershock.model.durations import parse_duration
+from aftershock.model.dynamics import CircuitBreaker, RetryBudget
 from aftershock.model.load import Model
 from aftershock.model.schema import Component, Duration, Failure, Name, Placement
 from aftershock.model.source import Document, read_document
@@ -101,10 +103,38 @@ class ChangeFailure(_Change):
     failure: Failure | None = None
 
 
-class SimulatorOnly(_Change):
-    """A change only the time-stepped simulator can judge (its parameters are kept as given)."""
+class Throttle(_Change):
+    """Limit what `component` takes in: an intake rate (`rps`, excess refused at once) and/or a
+    bound on its queue (`queue_limit`, which needs `capacity` in the model)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    component: Name
+    rps: Annotated[float, Field(gt=0)] | None = None
+    queue_limit: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Throttle:
+        if self.rps is None and self.queue_limit is None:
+            raise ValueError("give rps (intake limit) and/or queue_limit")
+        return self
+
+
+class AddCircuitBreaker(_Change):
+    """A circuit breaker on `component`'s calls to `dependency` (all its calls when not given)."""
+
+    component: Name
+    dependency: Name | None = None
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    window: Duration = 10.0
+    open_for: Duration = 30.0
+
+
+class AddRetryBudget(_Change):
+    """A retry token bucket on `component`'s calls to `dependency` (all its calls when not given)."""
+
+    component: Name
+    dependency: Name | None = None
+    ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+    burst: Annotated[float, Field(ge=0)] = 100.0
 
 
 CHANGES: dict[str, type[_Change]] = {
@@ -115,10 +145,11 @@ CHANGES: dict[str, type[_Change]] = {
     "remove_dependency": RemoveDependency,
     "soften_dependency": SoftenDependency,
     "change_failure": ChangeFailure,
-    "throttle": SimulatorOnly,
-    "circuit_breaker": SimulatorOnly,
+    "throttle": Throttle,
+    "circuit_breaker": AddCircuitBreaker,
+    "retry_budget": AddRetryBudget,
 }
-SIMULATOR_ONLY = ("throttle", "circuit_breaker")
+SIMULATOR_ONLY = ("throttle", "circuit_breaker", "retry_budget")
 
 
 @dataclass(frozen=True)
@@ -134,7 +165,7 @@ class Mitigation:
 
     @property
     def simulator_only(self) -> list[str]:
-        """The changes the risk engine cannot evaluate."""
+        """The changes only the simulator can value (a mitigation is all of them, or none)."""
         return [kind for kind, _ in self.changes if kind in SIMULATOR_ONLY]
 
     def error(self, message: str, keys: tuple[Any, ...] = (), hint: str | None = None) -> MitigationError:
@@ -218,8 +249,15 @@ def read_mitigations(path: str | Path, text: str | None = None) -> list[Mitigati
                                key=True) from None
                 if err["type"] == "missing":
                     raise fail(f"{kind}: missing required key '{what}'", (*at, kind)) from None
-                raise fail(f"{kind}: {what}: {msg}", (*at, kind, *loc),
+                raise fail(f"{kind}: {what}: {msg}" if what else f"{kind}: {msg}", (*at, kind, *loc),
                            "write durations like 90s, 15m, 2h or 1d" if "duration" in msg else None) from None
+        kinds = [kind for kind, _ in parsed]
+        timed = [k for k in kinds if k in SIMULATOR_ONLY]
+        if timed and len(timed) < len(kinds):
+            other = next(k for k in kinds if k not in SIMULATOR_ONLY)
+            raise fail(f"mitigation '{name}' mixes {timed[0]} (valued by the simulator) with {other} "
+                       "(valued by the Monte Carlo)", (*here, "changes"),
+                       "give each kind its own mitigation; their values are not additive in general")
         out.append(Mitigation(name.strip(), tuple(parsed), float(cost) if cost is not None else None,
                               entry.get("description"), here, doc))
     return out
@@ -234,22 +272,24 @@ class Variant:
 
     model: Model
     stream_aliases: dict[str, str]
+    intake_rps: dict[str, float] = field(default_factory=dict)  # throttles: component -> intake limit
 
 
 def apply_mitigation(model: Model, mitigation: Mitigation) -> Variant:
-    """The model with every (evaluable) change of the mitigation applied, in order."""
+    """The model with every change of the mitigation applied, in order."""
     comps = dict(model.components)
     aliases: dict[str, str] = {}
+    intake: dict[str, float] = {}
     for j, (kind, change) in enumerate(mitigation.changes):
-        if kind in SIMULATOR_ONLY:
-            continue
         at = ("changes", j, kind)
+        if isinstance(change, Throttle) and change.rps is not None:
+            intake[change.component] = change.rps
         try:
             _TRANSFORMS[kind](comps, aliases, change, lambda m, k=(), h=None, at=at: mitigation.error(m, at + k, h))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             raise mitigation.error(f"{kind} makes an invalid component: {err['msg']}", at) from None
-    return Variant(dataclasses.replace(model, components=comps), aliases)
+    return Variant(dataclasses.replace(model, components=comps), aliases, intake)
 
 
 Fail = Callable[..., MitigationError]
@@ -400,7 +440,47 @@ def _change_failure(comps: dict[str, Component], aliases: dict[str, str], change
     comps[change.component] = Component.model_validate(data)
 
 
+def _throttle(comps: dict[str, Component], aliases: dict[str, str], change: Throttle, fail: Fail) -> None:
+    comp = _need(comps, change.component, fail, "component")
+    if change.queue_limit is not None:
+        if comp.capacity is None:
+            raise fail(f"'{change.component}' has no `capacity`, so no queue to bound", ("queue_limit",),
+                       "give it capacity: {rps: ...} in the model, or throttle with rps")
+        capacity = comp.capacity.model_dump(exclude_none=True) | {"queue_limit": change.queue_limit}
+        comps[change.component] = _rebuild(comp, capacity=capacity)
+
+
+def _edit_calls(comps: dict[str, Component], name: str, dependency: str | None, fail: Fail, what: str,
+                **updates: Any) -> None:
+    """Set keys on one call edge of a component, or on all of them."""
+    comp = _need(comps, name, fail, "component")
+    if not comp.calls:
+        raise fail(f"'{name}' calls nothing (no `calls:` in the model), so a {what} has no effect to value",
+                   ("component",), "describe its calls: {dependency: {timeout: 2s, attempts: 3}} first")
+    if dependency is not None and dependency not in comp.calls:
+        raise fail(f"'{name}' has no `calls:` entry for '{dependency}'", ("dependency",),
+                   did_you_mean(dependency, comp.calls) or f"it calls {', '.join(comp.calls)}")
+    calls = {dep: call.model_dump(exclude_defaults=True) | (updates if dependency in (None, dep) else {})
+             for dep, call in comp.calls.items()}
+    comps[name] = _rebuild(comp, calls=calls)
+
+
+def _circuit_breaker(comps: dict[str, Component], aliases: dict[str, str], change: AddCircuitBreaker,
+                     fail: Fail) -> None:
+    breaker = CircuitBreaker(threshold=change.threshold, window=change.window, open_for=change.open_for)
+    _edit_calls(comps, change.component, change.dependency, fail, "circuit breaker",
+                circuit_breaker=breaker.model_dump())
+
+
+def _retry_budget(comps: dict[str, Component], aliases: dict[str, str], change: AddRetryBudget, fail: Fail) -> None:
+    budget = RetryBudget(ratio=change.ratio, burst=change.burst)
+    _edit_calls(comps, change.component, change.dependency, fail, "retry budget", retry_budget=budget.model_dump())
+
+
 _TRANSFORMS: dict[str, Callable[..., None]] = {
+    "throttle": _throttle,
+    "circuit_breaker": _circuit_breaker,
+    "retry_budget": _retry_budget,
     "add_replica": _add_replica,
     "second_provider": _second_provider,
     "serve_stale": _serve_stale,

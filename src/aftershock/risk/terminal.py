@@ -90,14 +90,13 @@ def print_whatif(console: Console, result: WhatIfResult) -> None:
             table.add_row("-", m.name, "[yellow]not evaluated[/]", money(m.cost_per_year)
                           if m.cost_per_year is not None else "-", "-", "-", "-")
             continue
-        assert m.loss_removed is not None
-        lo, hi = m.loss_removed.mean_ci()
+        removed, ci = m.removed or 0.0, m.removed_ci
         cost = m.cost_per_year
         table.add_row(
             str(m.rank), m.name,
-            f"{money(m.loss_removed.mean)} {_ci(lo, hi)}",
+            f"{money(removed)} {_ci(*ci)}" if ci is not None else f"{money(removed)} [dim](simulator)[/]",
             money(cost) if cost is not None else "-",
-            money(m.loss_removed.mean - cost) if cost is not None else "-",
+            money(removed - cost) if cost is not None else "-",
             f"{m.removed_per_cost:.2f}" if m.removed_per_cost is not None else "-",
             str(m.value_rank) if m.value_rank is not None else "-",
         )
@@ -105,3 +104,6 @@ def print_whatif(console: Console, result: WhatIfResult) -> None:
     for m in result.mitigations:
         if not m.evaluated:
             console.print(f"[yellow]not evaluated[/] {m.name}: {m.reason}")
+        elif m.simulated is not None:
+            for note in m.simulated.notes:
+                console.print(f"[dim]{m.name}: {note}[/]")

@@ -5,6 +5,9 @@ its random stream across variants (a component renamed by a mitigation keeps its
 the outages that both models share happen at the same times. The loss removed is the mean of the
 per-trial differences, and its confidence interval comes from those paired differences: far
 tighter than comparing two independent estimates.
+
+Retry budgets, circuit breakers and throttles change nothing the Monte Carlo sees; they are valued
+by the simulator on the baseline's top outages (simulated.py) and ranked with the others.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aftershock.model.compile import compile_model
+from aftershock.model.compile import CompiledGraph, compile_model
 from aftershock.model.load import Model
 from aftershock.risk.engine import (
     RiskSettings,
@@ -25,6 +28,7 @@ from aftershock.risk.engine import (
 )
 from aftershock.risk.mitigations import Mitigation, apply_mitigation
 from aftershock.risk.results import RiskResult
+from aftershock.risk.simulated import OBSERVE_AFTER_S, SimulatedValue, SimulatorValuation
 from aftershock.risk.statistics import Z95, Moments
 
 
@@ -38,7 +42,8 @@ class MitigationOutcome:
     evaluated: bool
     reason: str | None = None  # why it was not evaluated
     expected_loss: float | None = None
-    loss_removed: Moments | None = None
+    loss_removed: Moments | None = None  # Monte Carlo (paired differences)
+    simulated: SimulatedValue | None = None  # or valued by the simulator
     loss_by_target: dict[str, float] = field(default_factory=dict)
     loss_removed_by_target: dict[str, Moments] = field(default_factory=dict)
     unavailability_by_target: dict[str, float] = field(default_factory=dict)
@@ -47,11 +52,28 @@ class MitigationOutcome:
     value_rank: int | None = None
 
     @property
+    def method(self) -> str:
+        """How the loss removed was found: monte_carlo or simulator."""
+        return "simulator" if self.simulated is not None else "monte_carlo"
+
+    @property
+    def removed(self) -> float | None:
+        """Expected loss removed over the horizon (None when not evaluated)."""
+        if self.simulated is not None:
+            return self.simulated.removed
+        return self.loss_removed.mean if self.loss_removed is not None else None
+
+    @property
+    def removed_ci(self) -> tuple[float, float] | None:
+        """95% interval of the loss removed (None for the simulator: it is deterministic)."""
+        return self.loss_removed.mean_ci(Z95) if self.loss_removed is not None and self.simulated is None else None
+
+    @property
     def removed_per_cost(self) -> float | None:
         """Loss removed per unit of cost (None without a positive cost)."""
-        if self.loss_removed is None or not self.cost_per_year:
+        if self.removed is None or not self.cost_per_year:
             return None
-        return self.loss_removed.mean / self.cost_per_year
+        return self.removed / self.cost_per_year
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -67,21 +89,26 @@ class MitigationOutcome:
         if not self.evaluated:
             out["reason"] = self.reason
             return out
-        assert self.loss_removed is not None
-        removed = self.loss_removed.mean
+        removed = self.removed
+        assert removed is not None
+        ci = self.removed_ci
         out.update({
+            "method": self.method,
             "expected_loss": self.expected_loss,
             "loss_removed": removed,
-            "loss_removed_ci95": list(self.loss_removed.mean_ci(Z95)),
-            "loss_removed_stderr": self.loss_removed.stderr,
+            "loss_removed_ci95": list(ci) if ci is not None else None,
+            "loss_removed_stderr": self.loss_removed.stderr if self.simulated is None and self.loss_removed else None,
             "removed_per_cost": self.removed_per_cost,
             "net_benefit": removed - self.cost_per_year if self.cost_per_year is not None else None,
             "loss_by_target": self.loss_by_target,
             "loss_removed_by_target": {
-                t: {"mean": m.mean, "ci95": list(m.mean_ci(Z95))} for t, m in self.loss_removed_by_target.items()
+                t: {"mean": m.mean, "ci95": list(m.mean_ci(Z95)) if self.simulated is None else None}
+                for t, m in self.loss_removed_by_target.items()
             },
             "unavailability_by_target": self.unavailability_by_target,
         })
+        if self.simulated is not None:
+            out["simulation"] = self.simulated.to_dict()
         return out
 
 
@@ -130,8 +157,12 @@ def evaluate_mitigations(
     mitigations: list[Mitigation],
     settings: RiskSettings | None = None,
     progress: Callable[[int], None] | None = None,
+    observe_after_s: float = OBSERVE_AFTER_S,
 ) -> WhatIfResult:
-    """Run the baseline and every evaluable mitigation on the same random numbers, and rank them."""
+    """Run the baseline and every mitigation on the same random numbers, and rank them.
+
+    Retry budgets, circuit breakers and throttles are valued by the simulator on the baseline's top
+    outages, each watched `observe_after_s` after its fault ends (simulated.py)."""
     settings = settings or RiskSettings()
     settings.check()
     base_graph = compile_model(model)
@@ -139,18 +170,15 @@ def evaluate_mitigations(
     plans = [make_plan(base_graph, settings, targets=targets)]
     outcomes: list[MitigationOutcome] = []
     evaluated: list[tuple[MitigationOutcome, int]] = []
+    timed: list[tuple[MitigationOutcome, CompiledGraph, dict[str, float]]] = []
     for m in mitigations:
         outcome = MitigationOutcome(m.name, m.description, m.cost_per_year, evaluated=False,
                                     changes=[kind for kind, _ in m.changes])
         outcomes.append(outcome)
-        if m.simulator_only:
-            outcome.reason = (
-                f"{', '.join(m.simulator_only)} changes how load and retries behave during an outage; "
-                "only the time-stepped simulator (sim/) can judge that, and the risk engine does not "
-                "run it, so no number is given"
-            )
-            continue
         variant = apply_mitigation(model, m)
+        if m.simulator_only:  # valued by the simulator once the baseline's top outages are known
+            timed.append((outcome, compile_model(variant.model), variant.intake_rps))
+            continue
         graph = compile_model(variant.model)
         plans.append(make_plan(graph, settings, variant.stream_aliases, targets=targets))
         outcome.evaluated = True
@@ -167,10 +195,25 @@ def evaluate_mitigations(
         outcome.unavailability_by_target = {
             t: d.mean / horizon_h for t, d in zip(targets, summary.down_hours, strict=True)
         }
-    by_removed = sorted((o for o, _ in evaluated), key=lambda o: -(o.loss_removed.mean if o.loss_removed else 0))
+    if timed:
+        valuation = SimulatorValuation(plans[0], baseline, observe_after_s)
+        base_unavailability = {t: baseline.targets[t].unavailability for t in targets}
+        for outcome, graph, intake in timed:
+            value = valuation.value(graph, intake)
+            by_target = value.removed_by_target(targets)
+            down_removed = value.down_hours_removed(targets)
+            outcome.evaluated = True
+            outcome.simulated = value
+            outcome.expected_loss = baseline.total_loss.mean - value.removed
+            outcome.loss_by_target = {t: baseline.targets[t].loss.mean - by_target[t] for t in targets}
+            outcome.loss_removed_by_target = {t: Moments(1, v, v * v) for t, v in by_target.items()}
+            outcome.unavailability_by_target = {t: base_unavailability[t] - down_removed[t] / horizon_h
+                                                for t in targets}
+    done = [o for o in outcomes if o.evaluated]
+    by_removed = sorted(done, key=lambda o: -(o.removed or 0.0))
     for i, o in enumerate(by_removed, 1):
         o.rank = i
-    by_value = sorted((o for o, _ in evaluated if o.removed_per_cost is not None),
+    by_value = sorted((o for o in done if o.removed_per_cost is not None),
                       key=lambda o: -(o.removed_per_cost or 0.0))
     for i, o in enumerate(by_value, 1):
         o.value_rank = i
