@@ -123,18 +123,27 @@ def whatif(
     progress: ProgressOption = True,
     fmt: FormatOption = OutputFormat.text,
     html: HtmlOption = None,
+    observe: Annotated[str, typer.Option(
+        "--observe", help="throttle, circuit_breaker, retry_budget: how long the simulator watches after "
+        "each outage's fault ends")] = "1h",
 ) -> None:
     """Evaluate mitigations against the baseline (common random numbers), ranked by loss removed."""
+    from aftershock.errors import AftershockError
+    from aftershock.model.durations import parse_duration
     from aftershock.model.load import load_model
     from aftershock.risk.mitigations import read_mitigations
     from aftershock.risk.terminal import print_whatif
     from aftershock.risk.whatif import evaluate_mitigations
 
     settings = _settings(trials, horizon, seed, backend, scheduler, workers, target)
+    try:
+        observe_s = parse_duration(observe)
+    except ValueError as exc:
+        raise AftershockError(f"--observe: {exc}", hint="for example 30m or 2h") from None
     loaded = load_model(model)
     plan = read_mitigations(mitigations)
     with _progress(trials, progress and fmt is OutputFormat.text, "trials") as advance:
-        result = evaluate_mitigations(loaded, plan, settings, advance)
+        result = evaluate_mitigations(loaded, plan, settings, advance, observe_after_s=observe_s)
     if html is not None:
         from aftershock.model.compile import compile_model
 
