@@ -36,9 +36,9 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
     on, under a cap four times larger. When it pauses again, the better half of the others are
     brought to the same gate under the same cap and the leadership is decided again there. So a
     hopeless order costs little, and when the orders are alike (most trees) only one is built
-    to the end. When the winner's BDD is large, every other order is still built as long as it
-    stays smaller (early sizes can mislead: on edfpa14r the order that wins by 2x looks the
-    worst early on), since a smaller BDD pays back in the cut-set stage.
+    to the end. When building is cheap next to the cut-set stage (`_worth_racing`), every
+    other order is then built as long as it stays smaller than the winner (early sizes can
+    mislead: on edfpa14r the order that wins by 2x looks the worst early on).
     """
     orders = variable_orders(tree)
     plan = _postorder(tree)
@@ -53,8 +53,8 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
         cand = _Candidate(tree, plan, uses, order, max_memory)
         cand.advance(cap, hard(cap))
         pool.append(cand)
-        if cand.state == "done" and cand.size < _WORTH_RACING:
-            pool = [cand]  # small already: another order cannot pay for itself
+        if cand.state == "done" and (cand.size < _TINY or not _worth_racing(cand)):
+            pool = [cand]  # another order cannot pay for itself
             break
     while not any(c.state == "done" for c in pool):
         pool = sorted((c for c in pool if c.state == "paused"), key=lambda c: (-c.done, c.size))
@@ -79,7 +79,7 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
             for cand in pool[1 : (len(pool) + 1) // 2]:
                 cand.advance(cap, hard(cap), stop=leader.done)
     best = min((c for c in pool if c.state == "done"), key=lambda c: c.size)
-    if best.size >= _WORTH_RACING:
+    if best.size >= _TINY and _worth_racing(best):
         for cand in pool:
             if cand.state == "paused":
                 cand.advance(best.size + 1000, hard(max(cap, best.size)))
@@ -90,12 +90,32 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
     return best.events, var, high, low, root
 
 
+def _worth_racing(best: _Candidate) -> bool:
+    """Whether building the other orders to the end can pay for itself in the cut-set stage.
+
+    The cut sets cost a few microseconds per BDD node (pure Python); another order costs about
+    what the winner did. CUDD's count of computed-table lookups measures that (deterministically,
+    unlike a clock): a few per node and racing is cheap next to the cut sets (baobab3,
+    edfpa15p: the smallest order halves them); dozens per node (das9601) and it is not, unless
+    the BDD is so large that the cut sets dominate anyway.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
+        lookups = best.manager.statistics()["cache_lookups"]
+    return best.size >= _ALWAYS_RACE or lookups < _CHEAP_LOOKUPS_PER_NODE * best.size
+
+
 # The first cap on the nodes of one gate's BDD; CUDD's hard limit (on all live nodes,
-# intermediate results included) as a multiple of the cap; the BDD size from which building
-# other orders to the end can pay for itself in the cut-set stage.
+# intermediate results included) as a multiple of the cap; BDDs too small to race over; the
+# build cost (computed-table lookups per node) under which racing pays; the size over which it
+# always does.
 _FIRST_CAP = 4_000
 _HARD_FACTOR = 8
-_WORTH_RACING = 30_000
+_TINY = 2_000
+_CHEAP_LOOKUPS_PER_NODE = 10
+_ALWAYS_RACE = 100_000
 _BASE_BYTES: int | None = None
 
 
