@@ -103,9 +103,8 @@ class Backlogs:
         self.deferred[dropped] = 0.0
         new = self.rate * dt_s
         held = np.where(self.staged, new * (1.0 - able), 0.0)
-        released = np.where(self.staged, np.minimum(self.deferred + held,
-                                                    np.where(self.staged, self.release_rps, 0.0)
-                                                    * able * dt_s), 0.0)
+        pace = np.where(self.staged, self.release_rps, 0.0) * able * dt_s
+        released = np.minimum(self.deferred + held, pace)
         self.deferred = self.deferred + held - released
         pending = self.items + (new - held) + released
         self.items = pending - np.minimum(pending, self.drain_rps * able * dt_s)
