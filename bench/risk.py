@@ -31,6 +31,7 @@ import numpy as np
 from aftershock.analysis.propagation import propagate_down
 from aftershock.model.compile import CompiledGraph, compile_model
 from aftershock.model.load import load_model
+from aftershock.risk.allocator import tune_allocator
 from aftershock.risk.engine import RiskSettings, chunk_trials, make_plan, run_plans
 from aftershock.risk.montecarlo import (
     MS,
@@ -166,6 +167,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    tuned = tune_allocator()  # as the CLI and the Dask workers do: the local/Dask comparison is fair
 
     if args.generate:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -177,6 +179,7 @@ def main() -> None:
     plan = make_plan(graph, settings)
     chunk = chunk_trials([plan], settings)  # fewer than --chunk-trials on models with many outages
     n = graph.n
+    print(f"allocator thresholds raised (risk/allocator.py): {tuned}")
     print(f"model {graph.model.name}: {n} components, {len(plan.sources)} failure sources "
           f"({len(plan.failover)} failover groups), {len(plan.targets)} targets, horizon 1 year")
 

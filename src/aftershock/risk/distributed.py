@@ -10,18 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aftershock.errors import AftershockError
+from aftershock.risk.allocator import ENVIRONMENT
 from aftershock.risk.montecarlo import RiskPlan
 from aftershock.risk.summary import ChunkResult, batches, run_batch
 
 CONNECT_TIMEOUT = "10s"  # how long to keep trying an existing scheduler
 
 # Dask starts workers with MALLOC_TRIM_THRESHOLD_ set, which turns off glibc's dynamic mmap
-# threshold: every large NumPy array is then a fresh mmap that page-faults in. Measured here, a
-# chunk ran 2-4x slower in a worker than in the client; raising both thresholds gives it back.
-WORKER_MALLOC = {
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(2**28),
-    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(2**28),
-}
+# threshold: every large NumPy array is then a fresh mmap that page-faults in (allocator.py).
+WORKER_MALLOC = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in ENVIRONMENT.items()}
 
 
 def run_on_dask(
