@@ -34,6 +34,11 @@ class WindowTable:
     without_source: np.ndarray  # (model sources, M + 1) row of the q longest windows alone
     combos: tuple[tuple[int, ...], ...]  # source indices active in each combined situation
 
+    @property
+    def width(self) -> np.ndarray:
+        """Number of windows each model source opens."""
+        return (self.window_source >= 0).sum(axis=1)
+
 
 def window_table(triggered: list[list[tuple[float, int]]], n_sources: int) -> WindowTable:
     """Tables from, per model source, the (failover seconds, window source) pairs it triggers."""
@@ -82,9 +87,12 @@ def window_pieces(table: WindowTable, trial: np.ndarray, source: np.ndarray, sta
 
     Outages are taken in groups of sources that open the same number of windows, so that a source
     opening many (a region event) costs no padding to the others."""
-    width = (table.window_source >= 0).sum(axis=1)[source]
+    width = table.width[source]
+    present = np.flatnonzero(np.bincount(width))
+    if len(present) == 1:  # the common case: no masks
+        return _pieces(table, int(present[0]), trial, source, start_ms, end_ms, horizon_ms)
     parts = [_pieces(table, int(m), trial[width == m], source[width == m], start_ms[width == m],
-                     end_ms[width == m], horizon_ms) for m in np.unique(width)]
+                     end_ms[width == m], horizon_ms) for m in present]
     offsets = np.cumsum([0] + [len(p.trial) for p in parts])
     return Pieces(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
         "trial", "start_ms", "length_ms", "first", "single", "row", "pair_source")),
@@ -102,8 +110,8 @@ def _pieces(table: WindowTable, m: int, trial: np.ndarray, source: np.ndarray, s
     begin, length = points[:, :-1], np.diff(points, axis=1)  # (n, m + 1) pieces
     on = begin < e  # the outage itself is still active
     opened = (close[:, None, :] > begin[:, :, None]).sum(axis=2)  # windows still open: the longest q
-    at = np.arange(n)[:, None]
-    row = np.where(on, table.with_source[source][at, opened], table.without_source[source][at, opened])
+    at = source[:, None]
+    row = np.where(on, table.with_source[at, opened], table.without_source[at, opened])
     active = on.astype(np.int64) + opened
     keep = length > 0
     first = keep & (np.cumsum(keep, axis=1) == 1)
