@@ -102,7 +102,6 @@ def window_pieces(table: WindowTable, trial: np.ndarray, source: np.ndarray, sta
 def _pieces(table: WindowTable, m: int, trial: np.ndarray, source: np.ndarray, start_ms: np.ndarray,
             end_ms: np.ndarray, horizon_ms: int) -> Pieces:
     """Pieces of outages whose sources all open `m` windows."""
-    n = len(trial)
     a, e = start_ms[:, None], end_ms[:, None]
     window_source = table.window_source[source, :m]
     close = np.minimum(a + table.window_ms[source, :m], horizon_ms)  # (n, m), longest first
