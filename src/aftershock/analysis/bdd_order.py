@@ -111,7 +111,7 @@ def _worth_racing(best: _Candidate) -> bool:
 # intermediate results included) as a multiple of the cap; BDDs too small to race over; the
 # build cost (computed-table lookups per node) under which racing pays; the size over which it
 # always does.
-_FIRST_CAP = 4_000
+_FIRST_CAP = 2_000
 _HARD_FACTOR = 8
 _TINY = 2_000
 _CHEAP_LOOKUPS_PER_NODE = 10
@@ -305,10 +305,13 @@ def _apply_gate(m, gate: Gate, ins: list):
 def _at_least(m, ins: list, k: int):
     """At least k of ins true: dynamic programme over (inputs seen, still needed)."""
     # row[j] = "at least j of the inputs seen so far", j = 0..k
+    # One ite per step: "at least j" implies "at least j - 1", so row[j] | (f & row[j - 1]) is
+    # ite(f, row[j - 1], row[j]).
     row = [m.true] + [m.false] * k
+    ite = m.ite
     for f in ins:
         for j in range(k, 0, -1):
-            row[j] = row[j] | (f & row[j - 1])
+            row[j] = ite(f, row[j - 1], row[j])
     return row[k]
 
 
