@@ -49,6 +49,30 @@ def test_replay_reproduces_the_core_chain(as_recorded: ReplayResult) -> None:
 
 
 @pytest.mark.slow
+def test_pent_up_demand_cannot_explain_the_sts_miss() -> None:
+    """docs/replay.md: a backlog of STS's own would delay its end after the NLB window (09:59), but
+    it builds in the first window too and moves STS's 01:19 recovery half an hour late."""
+    import copy
+
+    import yaml
+
+    from aftershock.model.compile import compile_model
+    from aftershock.model.load import load_model_text
+    from aftershock.model.source import read_document
+    from aftershock.sim.replay import _compare, _scenario, run_incident
+
+    incident = load_incident(INCIDENT)
+    data = copy.deepcopy(read_document(incident.model_path).data)
+    data["components"]["sts"]["backlog"] = {"rate": 26, "drain_rps": 100, "tolerance": "5s"}
+    graph = compile_model(load_model_text(yaml.safe_dump(data, sort_keys=False), path="pent-up"))
+    scenario = _scenario(incident, graph, None)
+    out = _compare(incident, run_incident(incident, graph, scenario), scenario)
+    first = by_service(out)["sts"][0]
+    assert first.end_error_s is not None and first.end_error_s > 20 * 60
+    assert not first.within_tolerance
+
+
+@pytest.mark.slow
 def test_replay_mechanisms_show_in_the_run(as_recorded: ReplayResult) -> None:
     res = as_recorded.result
     ddb = by_service(as_recorded)["ddb"][0]
