@@ -332,7 +332,7 @@ def _expand_ccf_group(defs: _Definitions, group: Element, members: list[str], ga
             raise el.error(f"CCF group '{name}': level {raw!r} is not an integer") from None
         if level != first + i:
             raise el.error(f"CCF group '{name}': factor of level {level} where level {first + i} "
-                           f"was expected", hint=f"a {model} model takes levels {first}, "
+                           f"was expected", hint=f"the {model} model takes levels {first}, "
                            f"{first + 1}, ... in order, up to the group size {n}")
         if level > n:
             raise el.error(f"CCF group '{name}': level {level} is larger than the group ({n} members)")
