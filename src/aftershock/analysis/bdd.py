@@ -168,6 +168,7 @@ class FaultTreeBDD:
                     file=self.tree.source,
                     hint="set a lower --max-order, or raise --max-memory",
                 ) from None
+        zbdd, root = zbdd.compacted(root)
         return CutSets(self.events, zbdd, root, max_order)
 
 

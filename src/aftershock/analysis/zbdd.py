@@ -179,6 +179,33 @@ class Zbdd:
 
         return node, without
 
+    def compacted(self, root: int) -> tuple[Zbdd, int]:
+        """A store holding only the nodes under root, and root's id in it.
+
+        Building the cut sets leaves most nodes of the store unreachable (intermediate results
+        of `without`: 15 of 16 on edfpa15p); every later pass walks the whole store.
+        """
+        seen = {0, 1}
+        stack = [root]
+        hi, lo = self.hi, self.lo
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.append(hi[n])
+                stack.append(lo[n])
+        out = Zbdd(self.max_nodes)
+        new_id = {0: 0, 1: 1}
+        var = self.var
+        for n in sorted(seen - {0, 1}):  # ids are a topological order: children first
+            new_id[n] = len(out.var)
+            out.var.append(var[n])
+            out.hi.append(new_id[hi[n]])
+            out.lo.append(new_id[lo[n]])
+            out.has_empty.append(out.has_empty[new_id[lo[n]]])
+            out.unique[(var[n], new_id[hi[n]], new_id[lo[n]])] = new_id[n]
+        return out, new_id[root]
+
     def count(self, root: int) -> int:
         """Number of sets under root, exactly."""
         counts = [0, 1]
