@@ -99,9 +99,35 @@ def window_pieces(table: WindowTable, trial: np.ndarray, source: np.ndarray, sta
         pair_piece=np.concatenate([p.pair_piece + off for p, off in zip(parts, offsets, strict=False)]))
 
 
+def _one_window(table: WindowTable, trial: np.ndarray, source: np.ndarray, start_ms: np.ndarray,
+                end_ms: np.ndarray, horizon_ms: int) -> Pieces:
+    """Pieces of outages that open one window each (the usual case), without sorting: [a, min(e, w))
+    with both active, then [min(e, w), max(e, w)) with the outage or the window alone."""
+    n = len(trial)
+    window = table.window_source[source, 0]
+    close = np.minimum(start_ms + table.window_ms[source, 0], horizon_ms)
+    middle = np.minimum(end_ms, close)
+    outlasts = end_ms > close  # the outage outlasts its window
+    second = np.maximum(end_ms, close) > middle  # a second piece at all
+    keep = np.stack([np.ones(n, bool), second], axis=1).ravel()
+    return Pieces(
+        trial=np.repeat(trial, 2)[keep],
+        start_ms=np.stack([start_ms, middle], axis=1).ravel()[keep],
+        length_ms=np.stack([middle - start_ms, np.maximum(end_ms, close) - middle], axis=1).ravel()[keep],
+        first=np.stack([np.ones(n, bool), np.zeros(n, bool)], axis=1).ravel()[keep],
+        single=np.stack([np.full(n, -1), np.where(outlasts, source, window)], axis=1).ravel()[keep],
+        row=np.stack([table.with_source[source, 1], np.where(outlasts, source, table.without_source[source, 1])],
+                     axis=1).ravel()[keep],
+        pair_source=np.stack([source, window], axis=1).ravel(),
+        pair_piece=np.repeat(np.cumsum(keep)[0::2] - 1, 2),
+    )
+
+
 def _pieces(table: WindowTable, m: int, trial: np.ndarray, source: np.ndarray, start_ms: np.ndarray,
             end_ms: np.ndarray, horizon_ms: int) -> Pieces:
     """Pieces of outages whose sources all open `m` windows."""
+    if m == 1:
+        return _one_window(table, trial, source, start_ms, end_ms, horizon_ms)
     a, e = start_ms[:, None], end_ms[:, None]
     window_source = table.window_source[source, :m]
     close = np.minimum(a + table.window_ms[source, :m], horizon_ms)  # (n, m), longest first
