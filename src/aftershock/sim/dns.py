@@ -67,15 +67,16 @@ class DnsCaches:
         m = len(self.records)
         # Entries expiring at each future step: fresh answers (exact hold) and renewals of the
         # same answer, whose expiry is jittered (a difference ring whose running sum is the rate).
-        self.fresh = np.zeros((m, self.ring))
-        self.fresh_bad = np.zeros((m, self.ring))
-        self.spread = np.zeros((m, self.ring))
-        self.spread_bad = np.zeros((m, self.ring))
+        # One row per ring slot, so that a step reads and clears contiguous rows.
+        self.fresh = np.zeros((self.ring, m))
+        self.fresh_bad = np.zeros((self.ring, m))
+        self.spread = np.zeros((self.ring, m))
+        self.spread_bad = np.zeros((self.ring, m))
         self.renewing = np.zeros(m)
         self.clock = 0
         self.renewing_bad = np.zeros(m)
         for s in range(m):  # uniform ages: equal mass expires at each of the next ttl steps
-            self.fresh[s, 1 : self.ttl_steps[s] + 1] = 1.0 / self.ttl_steps[s]
+            self.fresh[1 : self.ttl_steps[s] + 1, s] = 1.0 / self.ttl_steps[s]
         self.bad = np.zeros(m)  # share of consumer caches holding a bad answer
         self.code = np.zeros(m, dtype=np.int64)
         self.delay_s = np.zeros(m)
@@ -87,6 +88,7 @@ class DnsCaches:
                                 if graph.components[c].connections else 0.0
                                 for c, _ in consumers])
         self._rows = np.arange(m)
+        self.one_record_each = len(np.unique(self.consumers)) == len(self.consumers)
 
     @property
     def active(self) -> bool:
@@ -115,7 +117,10 @@ class DnsCaches:
         st.local[self.records] *= np.where(negative | self._failing_code(), 0.0, 1.0)
         if len(self.consumers):
             resolving = self.pooled + (1.0 - self.pooled) * (1.0 - self.bad[self.consumer_slot])
-            np.multiply.at(st.local, self.consumers, resolving)
+            if self.one_record_each:  # plain indexing does the same, without ufunc.at's cost
+                st.local[self.consumers] *= resolving
+            else:
+                np.multiply.at(st.local, self.consumers, resolving)
 
     def fast_forward(self, t_s: float, steps: int, dt_s: float) -> None:
         """Age the caches through `steps` skipped steps (their phases keep drifting meanwhile)."""
@@ -148,20 +153,20 @@ class DnsCaches:
         self.renewing_bad.fill(0.0)
         for s in range(len(self.records)):
             slots = (self.clock + 1 + np.arange(hold[s])) % self.ring
-            self.fresh[s, slots] = 1.0 / hold[s]
-            self.fresh_bad[s, slots] = bad[s] / hold[s]
+            self.fresh[slots, s] = 1.0 / hold[s]
+            self.fresh_bad[slots, s] = bad[s] / hold[s]
         self.bad = bad
 
     def _tick(self, t_s: float) -> np.ndarray:
         """One step of every record's cache population; returns the share that expired."""
         self.clock += 1
         slot = self.clock % self.ring
-        self.renewing += self.spread[:, slot]
-        self.renewing_bad += self.spread_bad[:, slot]
-        self.spread[:, slot] = self.spread_bad[:, slot] = 0.0
-        due = self.fresh[:, slot] + np.maximum(self.renewing, 0.0)
-        due_bad = self.fresh_bad[:, slot] + np.maximum(self.renewing_bad, 0.0)
-        self.fresh[:, slot] = self.fresh_bad[:, slot] = 0.0
+        self.renewing += self.spread[slot]
+        self.renewing_bad += self.spread_bad[slot]
+        self.spread[slot] = self.spread_bad[slot] = 0.0
+        due = self.fresh[slot] + np.maximum(self.renewing, 0.0)
+        due_bad = self.fresh_bad[slot] + np.maximum(self.renewing_bad, 0.0)
+        self.fresh[slot] = self.fresh_bad[slot] = 0.0
         self.bad -= due_bad
         failing = self._failing_code() & (t_s - self.servfail_since_s >= self.stale_s)
         negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
@@ -173,16 +178,16 @@ class DnsCaches:
         changed = due - same
         rows = self._rows
         end = (self.clock + hold) % self.ring
-        self.fresh[rows, end] += changed
-        self.fresh_bad[rows, end] += changed * now_bad
+        self.fresh[end, rows] += changed
+        self.fresh_bad[end, rows] += changed * now_bad
         jitter = hold // JITTER_DIVISOR
         first = (self.clock + hold - jitter) % self.ring
         stop = (self.clock + hold + jitter + 1) % self.ring
         rate = same / (2 * jitter + 1)
-        self.spread[rows, first] += rate
-        self.spread[rows, stop] -= rate
-        self.spread_bad[rows, first] += rate * now_bad
-        self.spread_bad[rows, stop] -= rate * now_bad
+        self.spread[first, rows] += rate
+        self.spread[stop, rows] -= rate
+        self.spread_bad[first, rows] += rate * now_bad
+        self.spread_bad[stop, rows] -= rate * now_bad
         self.bad = np.clip(self.bad + due * now_bad, 0.0, 1.0)
         return due
 

@@ -68,6 +68,8 @@ from aftershock.sim.actions import Timeline
 from aftershock.sim.backlog import Backlogs
 from aftershock.sim.dns import DnsCaches, lookups
 from aftershock.sim.health import HealthChecks
+from aftershock.sim.kernel import CompiledFlow
+from aftershock.sim.kernel import available as kernels_available
 from aftershock.sim.lease import Leases
 from aftershock.sim.queue import Capacities, serve
 from aftershock.sim.results import Recorder, SimResult
@@ -77,6 +79,8 @@ from aftershock.sim.state import NEVER_S, State, Step, ramp
 
 DEAD = 1e-6  # a hard cycle whose members all succeed less than this is dead
 CHECK_EVERY = 8  # steps between fixed-point checks
+COMPILED_FROM = 1000  # components from which kernel="auto" compiles the step (numba installed)
+KERNELS = ("auto", "numpy", "numba")
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,7 @@ class Simulation:
     """One run of a scenario over a compiled model (see the module docstring)."""
 
     def __init__(self, graph: CompiledGraph, scenario: Scenario, mechanisms: list | None = None,
-                 skip_quiet: bool = True) -> None:
+                 skip_quiet: bool = True, kernel: str = "auto") -> None:
         self.graph = graph
         self.scenario = scenario
         self.skip_quiet = skip_quiet
@@ -184,11 +188,12 @@ class Simulation:
         self.state.load_rps[:] = self.timeline.base_load
         self.organic_timeout_s = np.array([c.load.timeout if c.load and c.load.timeout else NEVER_S
                                            for c in graph.components])
-        self.recorder = Recorder(graph, scenario)
         self.order, self.stages = _plan(graph, self.edges)
         rank = np.empty(graph.n, dtype=np.int64)
         rank[self.order] = np.arange(graph.n)
         self.callee_rank = rank[self.edges.callee]
+        self.compiled = _compiled(kernel, graph.n, self.order, self.stages, self.callee_rank)
+        self.recorder = Recorder(graph, scenario, compiled=self.compiled is not None)
         self.incoming = np.zeros(graph.n)
         self.failover_since = np.full(graph.n, np.inf)
         self.k = 0
@@ -227,11 +232,18 @@ class Simulation:
         for m in self.mechanisms:
             m.before_flow(st, step)
         st.offered = st.load_rps + self.incoming + st.extra_rps
-        serve(self.capacities, st, step)
-        self._stage_pass(step)
-        self._outcome()
+        fast = self.compiled
+        if fast is None:
+            serve(self.capacities, st, step)
+            self._stage_pass(step)
+            self._outcome()
+        else:  # the same three, as compiled loops (sim/kernel.py)
+            fast.serve(self.capacities, st, step)
+            fast.stage_pass(st, self.retries, self.failover_since, step.t_s,
+                            self.scenario.down_below)
+            fast.outcome(st, self.incoming, self.organic_timeout_s, self.retries)
         send = np.where(self.capacities.has_queue, st.served, st.admitted) * st.local
-        self.retries.advance(st, send, step)
+        self.retries.advance(st, send, step, compiled=fast is not None)
         self.incoming = (np.bincount(self.edges.callee, self.retries.sent, minlength=self.graph.n)
                          if self.edges.size else self.incoming)
         for m in self.mechanisms:
@@ -400,9 +412,23 @@ class Simulation:
 
 
 def simulate(graph: CompiledGraph, scenario: Scenario, mechanisms: list | None = None,
-             progress: Callable[[float], None] | None = None, skip_quiet: bool = True) -> SimResult:
+             progress: Callable[[float], None] | None = None, skip_quiet: bool = True,
+             kernel: str = "auto") -> SimResult:
     """Run `scenario` over `graph` and return its `SimResult`."""
-    return Simulation(graph, scenario, mechanisms, skip_quiet).run(progress)
+    return Simulation(graph, scenario, mechanisms, skip_quiet, kernel).run(progress)
+
+
+def _compiled(kernel: str, n: int, order: np.ndarray, stages: tuple[_Stage, ...],
+              callee_rank: np.ndarray) -> CompiledFlow | None:
+    """The compiled step for `kernel` ("numpy": none; "numba": required; "auto": when numba is
+    installed and the model has at least COMPILED_FROM components, where it pays for itself)."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if kernel == "numpy" or (kernel == "auto" and (n < COMPILED_FROM or not kernels_available())):
+        return None
+    if not kernels_available():
+        raise RuntimeError("kernel='numba' needs numba: pip install 'aftershock[fast]'")
+    return CompiledFlow.of(order, stages, callee_rank)
 
 
 def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[np.ndarray, tuple[_Stage, ...]]:

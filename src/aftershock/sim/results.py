@@ -154,8 +154,9 @@ class SimResult:
 class Recorder:
     """Collects state transitions, losses and downsampled series while the engine runs."""
 
-    def __init__(self, graph: CompiledGraph, scenario: Scenario) -> None:
+    def __init__(self, graph: CompiledGraph, scenario: Scenario, compiled: bool = False) -> None:
         self.graph = graph
+        self.compiled = compiled  # record with sim/kernel_loops.py's loops (same result)
         self.scenario = scenario
         n, steps = graph.n, scenario.steps
         self.codes = np.zeros(n, dtype=np.int8)
@@ -169,16 +170,19 @@ class Recorder:
         points = max(2, min(scenario.points, steps, MAX_SERIES_VALUES // max(n, 1)))
         self.per_point = max(1, -(-steps // points))
         self.points = -(-steps // self.per_point)
-        self.sums = {m: np.zeros((self.points, n), dtype=np.float32) for m in METRICS}
+        self._sums = np.zeros((len(METRICS), self.points, n), dtype=np.float32)
+        self.sums = {m: self._sums[k] for k, m in enumerate(METRICS)}  # views
         self.counts = np.zeros(self.points)
 
     def record(self, st: State, step: Step, repeat: int = 1) -> None:
         """Account for `repeat` identical steps starting at `step`."""
+        if self.compiled:
+            self._record_compiled(st, step, repeat)
+            return
         sc = self.scenario
         down = st.success < sc.down_below
         if (down != (self.codes == DOWN)).any():
-            self.down_bits[:, 0] = down.astype(np.uint64)
-            self.soft = propagate_degraded(self.graph, self.down_bits)[:, 0].astype(bool)
+            self._propagate(down)
         codes = np.where(down, DOWN, np.where((st.success < sc.degraded_below) | self.soft,
                                               DEGRADED, OK)).astype(np.int8)
         changed = np.flatnonzero(codes != self.codes)
@@ -198,6 +202,36 @@ class Recorder:
             self.counts[b] += take
             k += take
             left -= take
+
+    def _propagate(self, down: np.ndarray) -> None:
+        """Components degraded by a hard dependency degraded/down or a soft one down."""
+        self.down_bits[:, 0] = down.astype(np.uint64)
+        self.soft = propagate_degraded(self.graph, self.down_bits)[:, 0].astype(bool)
+
+    def _record_compiled(self, st: State, step: Step, repeat: int) -> None:
+        """`record` with compiled loops: same codes, transitions, losses and sums."""
+        from aftershock.sim import kernel_loops as loops
+
+        sc = self.scenario
+        if loops._down_changed(st.success, sc.down_below, self.codes):
+            self._propagate(st.success < sc.down_below)
+        codes = loops._codes(st.success, sc.down_below, sc.degraded_below, self.soft)
+        changed = np.flatnonzero(codes != self.codes)
+        if changed.size:
+            self.transitions.append((step.k, changed, codes[changed]))
+            self.codes = codes
+        k, left, first = step.k, repeat, True
+        while left > 0:
+            b = k // self.per_point
+            take = min(left, (b + 1) * self.per_point - k)
+            loops._tally(self.paying if first else self.paying[:0], self.revenue_per_s,
+                         self.degraded_loss, st.success, self.codes, float(step.dt_s), repeat,
+                         self.loss, self._sums[:, b, :], take, st.offered, st.goodput, st.queue,
+                         st.success)
+            self.counts[b] += take
+            k += take
+            left -= take
+            first = False
 
     def result(self, model: str, computed: int, skipped: int, st: State) -> SimResult:
         """Assemble windows, losses and series."""

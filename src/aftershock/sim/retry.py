@@ -154,11 +154,33 @@ class Retries:
         took = expected * attempt + np.maximum(expected - 1.0, 0.0) * edges.first_backoff_s[e]
         return ok, took
 
-    def advance(self, st: State, send_rps: np.ndarray, step: Step) -> None:
-        """Move attempts through the pools for one step; `send_rps` is each caller's request rate."""
+    def advance(self, st: State, send_rps: np.ndarray, step: Step, compiled: bool = False) -> None:
+        """Move attempts through the pools for one step; `send_rps` is each caller's request rate.
+        `compiled`: move them with sim/kernel.py's loop (same result) instead of NumPy."""
         edges, dt = self.edges, step.dt_s
         if not edges.size:
             return
+        if compiled:
+            from aftershock.sim.kernel import move_attempts
+
+            failed, wanted, total, self.first = move_attempts(self, st, send_rps, dt)
+        else:
+            failed, wanted, total = self._move(st, send_rps, dt)
+            self.first = self._rates[:, 0].copy()
+        self._budget(wanted, total * self.p, dt)
+        self.pools += failed * (self.allow[:, None] * dt) if self.budgets else failed * dt
+        if self.breakers:
+            closed = self.closed(step.t_s)
+            self.sent = total * closed
+            self._breaker(self.p, closed, step)
+        else:
+            self.sent = total
+
+    def _move(self, st: State, send_rps: np.ndarray, dt: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Let the pools' retries leave; returns failed attempts (to re-enter the pools, per
+        second), their sum per edge, and all attempts sent per edge."""
+        edges = self.edges
         j, timeout, fail = edges.callee, edges.timeout_s, 1.0 - self.p
         # Time to notice a failure: the timeout if the callee was silent or slow, else its latency.
         answered = np.minimum(st.latency_s[j], timeout)
@@ -171,17 +193,7 @@ class Retries:
         rates[:, 0] = edges.per_request * send_rps[edges.caller]
         rates[:, 1:] = leaving * (1.0 / dt)
         failed = rates[:, :-1] * fail[:, None] * self.pool_open
-        wanted = failed.sum(axis=1)
-        total = rates.sum(axis=1)
-        self._budget(wanted, total * self.p, dt)
-        self.pools += failed * (self.allow[:, None] * dt) if self.budgets else failed * dt
-        self.first = rates[:, 0].copy()
-        if self.breakers:
-            closed = self.closed(step.t_s)
-            self.sent = total * closed
-            self._breaker(self.p, closed, step)
-        else:
-            self.sent = total
+        return failed, failed.sum(axis=1), rates.sum(axis=1)
 
     def _budget(self, wanted: np.ndarray, successes: np.ndarray, dt: float) -> None:
         if not self.budgets:

@@ -1,0 +1,272 @@
+"""The loops sim/kernel.py compiles with numba (imported only when the compiled step is used).
+
+Each mirrors a NumPy reference, in the same order of operations; see sim/kernel.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_jit = njit(cache=True, error_model="numpy", nogil=True)
+
+
+@_jit
+def _min(a: float, b: float) -> float:
+    """np.minimum on scalars (NaN wins)."""
+    if a != a or b != b:
+        return a + b
+    return a if a < b else b
+
+
+@_jit
+def _max(a: float, b: float) -> float:
+    """np.maximum on scalars (NaN wins)."""
+    if a != a or b != b:
+        return a + b
+    return a if a > b else b
+
+
+@_jit
+def _ramp(margin: float, width: float) -> float:
+    """state.ramp on scalars."""
+    return _min(_max(0.5 + margin / width, 0.0), 1.0)
+
+
+@_jit
+def _kth_largest(values, idx, a, b, k, buf):
+    """The k-th largest of values[idx[a:b]] (insertion sort into `buf`, no allocation)."""
+    m = b - a
+    for x in range(m):
+        v = values[idx[a + x]]
+        y = x
+        while y > 0 and buf[y - 1] > v:
+            buf[y] = buf[y - 1]
+            y -= 1
+        buf[y] = v
+    return buf[m - k]
+
+
+@_jit
+def _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle, own_up, queue_in,
+           served_in, call_time, capacity_factor, added_latency, drop_queue):
+    n = offered.shape[0]
+    accept, admitted_out, served_out = np.empty(n), np.empty(n), np.empty(n)
+    queue_out, rate_out, wait_out, svc_out = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        q0 = 0.0 if drop_queue[i] else queue_in[i]
+        admitted = _min(offered[i], throttle[i]) * own_up[i]
+        latency = base[i] + per[i] * (q0 + served_in[i] * base[i])
+        by_rps = rps[i] * base[i] / latency
+        by_workers = workers[i] / (latency + call_time[i])
+        rate = _min(by_rps, by_workers) * (capacity_factor[i] * own_up[i])
+        queued = q0 + admitted * dt
+        served = _min(queued, rate * dt) / dt if has_queue[i] else admitted
+        q = queued - served * dt
+        overflow = _max(q - limit[i], 0.0)
+        q -= overflow
+        taken = admitted - overflow / dt
+        if offered[i] > 0:
+            accept[i] = _min(_max(taken / _max(offered[i], 1e-300), 0.0), 1.0)
+        else:
+            accept[i] = own_up[i]
+        admitted_out[i] = taken
+        served_out[i] = served
+        queue_out[i] = q
+        rate_out[i] = rate
+        wait_out[i] = q / _max(rate, 1e-12) if q > 0 else 0.0
+        svc_out[i] = (latency if has_queue[i] else 0.0) + added_latency[i]
+    return accept, admitted_out, served_out, queue_out, rate_out, wait_out, svc_out
+
+
+@_jit
+def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx,
+                vote_ptr, vote_idx, vote_k, fo_primary, fo_seconds, call_ptr,
+                own_up, local, accept, avail, wait_s, service_latency_s, latency_s, blackhole,
+                revive, callee_rank, callee, timeout_s, ramp_width_s, retries, allow,
+                first_backoff_s, hard, closed, use_closed, t_s, down_below, failover_since,
+                deps_ok, call_time_s, in_time_out, p_out):
+    n = order.shape[0]
+    ready, latency = np.empty(n), np.empty(n)
+    deps_buf, avail_buf, call_buf = np.empty(n), np.empty(n), np.empty(n)
+    weakest, was = np.empty(n), np.empty(n)
+    revived = np.zeros(n, dtype=np.bool_)
+    votes = np.empty(n)
+    for q in range(n):
+        g = order[q]
+        ready[q] = accept[g] * avail[g]
+        latency[q] = latency_s[g]
+    for s in range(stage_lo.shape[0] - 1):
+        lo, hi = stage_lo[s], stage_lo[s + 1]
+        for q in range(lo, hi):  # read only what earlier stages (and last step) wrote
+            d = 1.0
+            a, b = gate_ptr[q], gate_ptr[q + 1]
+            if b > a:
+                m = ready[gate_idx[a]]
+                for x in range(a + 1, b):
+                    m = _min(m, ready[gate_idx[x]])
+                d = m
+            a, b = best_ptr[q], best_ptr[q + 1]
+            if b > a:
+                m = ready[best_idx[a]]
+                for x in range(a + 1, b):
+                    m = _max(m, ready[best_idx[x]])
+                d = _min(d, m)
+            k = vote_k[q]
+            if k > 0:
+                a, b = vote_ptr[q], vote_ptr[q + 1]
+                kth = _kth_largest(ready, vote_idx, a, b, k, votes) if b - a >= k else -1.0
+                d = _min(d, _max(kth, 0.0))
+            pr = fo_primary[q]
+            if pr >= 0:
+                g = order[q]
+                primary_ok = ready[pr] >= down_below
+                since = np.inf if primary_ok else _min(failover_since[g], t_s)
+                failover_since[g] = since
+                if (not primary_ok) and (t_s - since < fo_seconds[q]):
+                    d = _min(d, ready[pr])
+            call_time = 0.0
+            a, b = call_ptr[q], call_ptr[q + 1]
+            if b > a:
+                prod, took_sum = 1.0, 0.0
+                for e in range(a, b):  # Retries.calls, one edge at a time
+                    c = callee_rank[e]
+                    timeout, lat = timeout_s[e], latency[c]
+                    in_time = _ramp(timeout - lat, ramp_width_s[e])
+                    in_time_out[e] = in_time
+                    p = ready[c] * in_time
+                    if use_closed:
+                        p = p * closed[e]
+                    p_out[e] = p
+                    tries = 1.0 + retries[e] * allow[e]
+                    attempt = _min(lat + blackhole[callee[e]] * timeout, timeout)
+                    if p == 1.0:  # the usual case, exactly as below without pow and division
+                        ok, expected = 1.0, 1.0
+                    else:
+                        ok = 1.0 - (1.0 - p) ** tries
+                        expected = ok / _max(p, 1e-9) if p > 1e-9 else tries
+                    took = expected * attempt + _max(expected - 1.0, 0.0) * first_backoff_s[e]
+                    if not hard[e]:
+                        ok = 1.0
+                    prod = ok if e == a else prod * ok
+                    took_sum = took if e == a else took_sum + took
+                d *= prod
+                call_time = took_sum
+            g = order[q]
+            deps_buf[q] = d
+            call_buf[q] = call_time
+            avail_buf[q] = (own_up[g] * local[g]) * d
+        if cyclic[s]:  # members of a hard cycle succeed no more than its weakest; dead stays dead
+            nl = n_labels[s]
+            for x in range(nl):
+                weakest[x] = np.inf
+                was[x] = 0.0
+                revived[x] = False
+            for q in range(lo, hi):
+                x, g = label[q], order[q]
+                weakest[x] = _min(weakest[x], avail_buf[q])
+                was[x] = _max(was[x], avail[g])
+                revived[x] = revived[x] or revive[g]
+            for q in range(lo, hi):
+                x = label[q]
+                avail_buf[q] = weakest[x] if (was[x] > 1e-6 or revived[x]) else 0.0
+        for q in range(lo, hi):
+            g = order[q]
+            deps_ok[g] = deps_buf[q]
+            call_time_s[g] = call_buf[q]
+            latency[q] = (wait_s[g] + service_latency_s[g]) + call_buf[q]
+            ready[q] = accept[g] * avail_buf[q]
+    for q in range(n):
+        g = order[q]
+        avail[g] = avail_buf[q]
+        latency_s[g] = latency[q]
+
+
+@_jit
+def _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, latency_s,
+             wait_s, accept, avail, served, callee, sent, in_time):
+    n = load_rps.shape[0]
+    called = np.zeros(n)
+    for e in range(callee.shape[0]):
+        called[callee[e]] += sent[e] * in_time[e]
+    live, success, goodput = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        organic = load_rps[i] * _ramp(organic_timeout_s[i] - latency_s[i],
+                                      0.1 * organic_timeout_s[i])
+        extra = extra_rps[i] * _ramp(extra_timeout_s[i] - wait_s[i], 0.1 * extra_timeout_s[i])
+        weighted = organic + extra
+        if callee.shape[0]:
+            weighted = weighted + called[i]
+        total = load_rps[i] + incoming[i] + extra_rps[i]
+        lv = _min(weighted / _max(total, 1e-300), 1.0) if total > 0 else 1.0
+        live[i] = lv
+        success[i] = accept[i] * avail[i] * lv
+        goodput[i] = served[i] * avail[i] * lv
+    return live, success, goodput
+
+
+@_jit
+def _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_open, latency_s,
+                   blackhole, in_time, p, send_rps, pools, failed, wanted, total, first):
+    size, width = pools.shape[0], pools.shape[1]
+    has_backoff = backoff_s.shape[1] > 0
+    for e in range(size):
+        j, timeout = callee[e], timeout_s[e]
+        answered = _min(latency_s[j], timeout)
+        slow = _min(blackhole[j] + 1.0 - in_time[e], 1.0)
+        notice = answered + slow * (timeout - answered)
+        fail = 1.0 - p[e]
+        rate = per_request[e] * send_rps[caller[e]]  # attempt k+1 per second, k = 0 first
+        first[e] = rate
+        tot, want = rate, 0.0
+        for k in range(width):
+            delay = _max(notice + backoff_s[e, k], dt) if has_backoff else 1.0
+            leaving = 0.0
+            if pools[e, k] != 0.0:  # most pools are empty: skip the exp
+                leaving = pools[e, k] * (1.0 - np.exp(-dt / delay))
+                pools[e, k] -= leaving
+            f = rate * fail * (1.0 if pool_open[e, k] else 0.0)
+            failed[e, k] = f
+            want = f if k == 0 else want + f
+            rate = leaving * (1.0 / dt)
+            tot += rate
+        wanted[e] = want
+        total[e] = tot
+
+
+@_jit
+def _down_changed(success, down_below, codes):
+    """Whether the set of components down differs from `codes` (Recorder.record)."""
+    for i in range(success.shape[0]):  # noqa: SIM110 - a compiled loop, not a generator
+        if (success[i] < down_below) != (codes[i] == 2):
+            return True
+    return False
+
+
+@_jit
+def _codes(success, down_below, degraded_below, soft):
+    """Each component's OK/DEGRADED/DOWN code (Recorder.record)."""
+    out = np.empty(success.shape[0], dtype=np.int8)
+    for i in range(success.shape[0]):
+        if success[i] < down_below:
+            out[i] = 2
+        elif success[i] < degraded_below or soft[i]:
+            out[i] = 1
+        else:
+            out[i] = 0
+    return out
+
+
+@_jit
+def _tally(paying, revenue_per_s, degraded_loss, success, codes, dt_s, repeat, loss,
+           row, take, offered, goodput, queue, success_row):
+    """Losses of `repeat` steps and the series sums of one point (Recorder.record)."""
+    for x in range(paying.shape[0]):
+        i = paying[x]
+        rate = _max(1.0 - success[i], degraded_loss[i] * (1.0 if codes[i] == 1 else 0.0))
+        loss[i] += revenue_per_s[i] * rate * dt_s * repeat
+    for i in range(success.shape[0]):
+        row[0, i] = row[0, i] + offered[i] * take
+        row[1, i] = row[1, i] + goodput[i] * take
+        row[2, i] = row[2, i] + queue[i] * take
+        row[3, i] = row[3, i] + success_row[i] * take
