@@ -47,11 +47,16 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
     def hard(cap: int) -> int | None:
         return cap * _HARD_FACTOR if cap * _HARD_FACTOR * _CUDD_NODE_BYTES < max_memory else None
 
+    def advance(cand: _Candidate, soft: int, hard_cap: int | None, stop: int | None = None) -> None:
+        # The candidates share the memory budget: each gets what the others leave.
+        others = sum(c.memory() for c in pool if c is not cand and c.state != "dead")
+        cand.advance(soft, hard_cap, stop, budget=max_memory - others)
+
     cap = _FIRST_CAP
-    pool = []
+    pool: list[_Candidate] = []
     for order in orders:  # managers made one at a time: most small trees need only one
         cand = _Candidate(tree, plan, uses, order, max_memory)
-        cand.advance(cap, hard(cap))
+        advance(cand, cap, hard(cap))
         pool.append(cand)
         if cand.state == "done" and (cand.size < _TINY or not _worth_racing(cand)):
             pool = [cand]  # another order cannot pay for itself
@@ -66,25 +71,30 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
                     hint="raise --max-memory, or bound the analysis (fewer targets, a smaller tree)",
                 )
             # Every order blew up inside one gate: start again with more room.
-            pool = [_Candidate(tree, plan, uses, order, max_memory) for order in orders]
             cap *= 4
-            for cand in pool:
-                cand.advance(cap, hard(cap))
+            pool = []
+            for order in orders:
+                cand = _Candidate(tree, plan, uses, order, max_memory)
+                advance(cand, cap, hard(cap))
+                pool.append(cand)
             continue
         cap *= 4
         leader = pool[0]
-        leader.advance(cap, hard(cap))
+        advance(leader, cap, hard(cap))
         if leader.state != "done":
             # The same gate, the same cap: like for like, for the better half (the others wait).
             for cand in pool[1 : (len(pool) + 1) // 2]:
-                cand.advance(cap, hard(cap), stop=leader.done)
+                advance(cand, cap, hard(cap), stop=leader.done)
     best = min((c for c in pool if c.state == "done"), key=lambda c: c.size)
+    rest = [c for c in pool if c is not best and c.state == "paused"]
+    pool = [best]
     if best.size >= _TINY and _worth_racing(best):
-        for cand in pool:
-            if cand.state == "paused":
-                cand.advance(best.size + 1000, hard(max(cap, best.size)))
-                if cand.state == "done" and cand.size < best.size:
-                    best = cand
+        for cand in rest:
+            pool.append(cand)
+            advance(cand, best.size + 1000, hard(max(cap, best.size)))
+            if cand.state == "done" and cand.size < best.size:
+                best = cand
+            pool = [best]  # the loser's manager goes
     best.manager.configure(max_memory=max_memory)  # the export may still allocate
     var, high, low, root = _export(best.manager, best.top)
     return best.events, var, high, low, root
@@ -153,15 +163,26 @@ class _Candidate:
         self.state = "paused"
         self.top = None
 
-    def advance(self, soft_cap: int, hard_cap: int | None, stop: int | None = None) -> None:
+    def memory(self) -> int:
+        """Bytes CUDD holds for this candidate."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
+            return int(self.manager.statistics()["mem"])
+
+    def advance(self, soft_cap: int, hard_cap: int | None, stop: int | None = None, *,
+                budget: int | None = None) -> None:
         """Build gates until done, a gate's BDD has more than `soft_cap` nodes, `stop` gates are
-        built, or CUDD needs more than `hard_cap` live nodes (None: the whole memory budget)."""
+        built, or CUDD needs more than `hard_cap` live nodes (None: no cap) or `budget` bytes
+        (default: the whole memory budget)."""
         if self.state != "paused":
             return
         m, tree, built, uses = self.manager, self.tree, self.built, self.uses
-        limit = self.max_memory if hard_cap is None else \
-            min(self.max_memory, self.base + hard_cap * _CUDD_NODE_BYTES)
-        m.configure(max_memory=limit)
+        limit = self.max_memory if budget is None else max(0, min(self.max_memory, budget))
+        if hard_cap is not None:
+            limit = min(limit, self.base + hard_cap * _CUDD_NODE_BYTES)
+        m.configure(max_memory=max(limit, self.memory() + 1))
         last = len(self.plan) - 1
         end = last if stop is None else min(stop - 1, last)
         while self.done <= end:
