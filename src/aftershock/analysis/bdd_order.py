@@ -48,9 +48,13 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
         return cap * _HARD_FACTOR if cap * _HARD_FACTOR * _CUDD_NODE_BYTES < max_memory else None
 
     def advance(cand: _Candidate, soft: int, hard_cap: int | None, stop: int | None = None) -> None:
-        # The candidates share the memory budget: each gets what the others leave.
-        others = sum(c.memory() for c in pool if c is not cand and c.state != "dead")
-        cand.advance(soft, hard_cap, stop, budget=max_memory - others)
+        # The candidates share the memory budget: each gets what the others leave. Their CUDD
+        # limits bound what they hold; ask CUDD (slower) only when those bounds are too many.
+        others = [c for c in pool if c is not cand and c.state != "dead"]
+        held = sum(c.limit for c in others)
+        if held > max_memory // 2:
+            held = sum(c.memory() for c in others)
+        cand.advance(soft, hard_cap, stop, budget=max_memory - held)
 
     cap = _FIRST_CAP
     pool: list[_Candidate] = []
@@ -157,6 +161,7 @@ class _Candidate:
             self.manager.declare(*(str(i) for i in range(len(events))))
         self.leaf = {e: self.manager.var(str(i)) for i, e in enumerate(events)}
         self.uses = dict(uses)
+        self.limit = self.base  # CUDD's memory limit at the last advance: what it may hold
         self.built: dict[str, object] = {}
         self.done = 0
         self.size = 0
@@ -182,7 +187,8 @@ class _Candidate:
         limit = self.max_memory if budget is None else max(0, min(self.max_memory, budget))
         if hard_cap is not None:
             limit = min(limit, self.base + hard_cap * _CUDD_NODE_BYTES)
-        m.configure(max_memory=max(limit, self.memory() + 1))
+        self.limit = limit  # below what it holds, its next allocation fails: it is "dead"
+        m.configure(max_memory=limit)
         last = len(self.plan) - 1
         end = last if stop is None else min(stop - 1, last)
         while self.done <= end:
