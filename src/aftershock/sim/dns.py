@@ -52,7 +52,8 @@ class DnsCaches:
     name = "dns"
     fault_kinds = frozenset(_CODES)
 
-    def __init__(self, graph: CompiledGraph, dt_s: float) -> None:
+    def __init__(self, graph: CompiledGraph, dt_s: float, compiled: bool = False) -> None:
+        self.compiled = compiled  # tick with sim/kernel_loops.py's loop (same result)
         self.records = np.flatnonzero(np.array([k == "dns_record" for k in graph.kinds]))
         self.slot_of = {int(r): s for s, r in enumerate(self.records)}
         ttl = np.nan_to_num(graph.ttl_s[self.records], nan=DEFAULT_TTL_S)
@@ -114,6 +115,12 @@ class DnsCaches:
             return
         self._tick(step.t_s)
         negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
+        if self.compiled:
+            from aftershock.sim.kernel_loops import _dns_local
+
+            _dns_local(st.local, self.records, ~(negative | self._failing_code()), self.consumers,
+                       self.consumer_slot, self.pooled, self.bad)
+            return
         st.local[self.records] *= np.where(negative | self._failing_code(), 0.0, 1.0)
         if len(self.consumers):
             resolving = self.pooled + (1.0 - self.pooled) * (1.0 - self.bad[self.consumer_slot])
@@ -160,6 +167,16 @@ class DnsCaches:
     def _tick(self, t_s: float) -> np.ndarray:
         """One step of every record's cache population; returns the share that expired."""
         self.clock += 1
+        if self.compiled:
+            from aftershock.sim.kernel_loops import _dns_tick
+
+            due = np.empty(len(self.records))
+            _dns_tick(self.clock, self.ring, float(t_s), self._failing_code(),
+                      (self.code == EMPTY) | (self.code == NXDOMAIN), self.servfail_since_s,
+                      self.stale_s, self.neg_steps, self.ttl_steps, JITTER_DIVISOR, self.fresh,
+                      self.fresh_bad, self.spread, self.spread_bad, self.renewing,
+                      self.renewing_bad, self.bad, due)
+            return due
         slot = self.clock % self.ring
         self.renewing += self.spread[slot]
         self.renewing_bad += self.spread_bad[slot]

@@ -181,19 +181,20 @@ class Simulation:
         self.edges = CallEdges.of(graph, np.concatenate([sg.nodes for sg in graph.stages])
                                   if graph.stages else None)
         self.retries = Retries(self.edges)
-        builtin = [DnsCaches(graph, dt), Leases(graph), Backlogs(graph), HealthChecks(graph)]
+        self.order, self.stages = _plan(graph, self.edges)
+        rank = np.empty(graph.n, dtype=np.int64)
+        rank[self.order] = np.arange(graph.n)
+        self.callee_rank = rank[self.edges.callee]
+        self.compiled = _compiled(kernel, graph.n, self.order, self.stages, self.callee_rank)
+        fast = self.compiled is not None
+        builtin = [DnsCaches(graph, dt, fast), Leases(graph), Backlogs(graph), HealthChecks(graph)]
         self.mechanisms = [m for m in builtin if m.active] + list(mechanisms or [])
         self.timeline = Timeline(graph, scenario, builtin + list(mechanisms or []))
         self.state = State(graph.n)
         self.state.load_rps[:] = self.timeline.base_load
         self.organic_timeout_s = np.array([c.load.timeout if c.load and c.load.timeout else NEVER_S
                                            for c in graph.components])
-        self.order, self.stages = _plan(graph, self.edges)
-        rank = np.empty(graph.n, dtype=np.int64)
-        rank[self.order] = np.arange(graph.n)
-        self.callee_rank = rank[self.edges.callee]
-        self.compiled = _compiled(kernel, graph.n, self.order, self.stages, self.callee_rank)
-        self.recorder = Recorder(graph, scenario, compiled=self.compiled is not None)
+        self.recorder = Recorder(graph, scenario, compiled=fast)
         self.incoming = np.zeros(graph.n)
         self.failover_since = np.full(graph.n, np.inf)
         self.k = 0

@@ -134,15 +134,17 @@ class CompiledFlow:
             retries.in_time)
 
 
-def move_attempts(retries, st, send_rps: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
-    """The pool movement of Retries.advance, compiled: returns (failed, wanted, total, first)."""
+def move_attempts(retries, st, send_rps: np.ndarray, dt: float, refill: bool
+                  ) -> tuple[np.ndarray, ...]:
+    """The pool movement of Retries.advance, compiled: returns (failed, wanted, total, first).
+    With `refill` the failed attempts are already back in the pools (x dt)."""
     edges = retries.edges
     failed = np.empty((edges.size, retries.pools.shape[1] if edges.max_attempts > 1 else 1))
     wanted, total, first = np.empty(edges.size), np.empty(edges.size), np.empty(edges.size)
     _loops()._move_attempts(float(dt), edges.callee, edges.caller, edges.timeout_s, edges.backoff_s,
                    edges.per_request, retries.pool_open, st.latency_s, st.blackhole,
                    retries.in_time, retries.p, send_rps, retries.pools, failed, wanted, total,
-                   first)
+                   first, refill)
     return failed, wanted, total, first
 
 

@@ -207,7 +207,9 @@ def _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, 
 
 @_jit
 def _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_open, latency_s,
-                   blackhole, in_time, p, send_rps, pools, failed, wanted, total, first):
+                   blackhole, in_time, p, send_rps, pools, failed, wanted, total, first, refill):
+    """Retries._move; with `refill` (no retry budget) also put the failed attempts back into the
+    pools, as Retries.advance does then."""
     size, width = pools.shape[0], pools.shape[1]
     has_backoff = backoff_s.shape[1] > 0
     for e in range(size):
@@ -227,6 +229,8 @@ def _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_o
                 pools[e, k] -= leaving
             f = rate * fail * (1.0 if pool_open[e, k] else 0.0)
             failed[e, k] = f
+            if refill:
+                pools[e, k] += f * dt
             want = f if k == 0 else want + f
             rate = leaving * (1.0 / dt)
             tot += rate
@@ -270,3 +274,49 @@ def _tally(paying, revenue_per_s, degraded_loss, success, codes, dt_s, repeat, l
         row[1, i] = row[1, i] + goodput[i] * take
         row[2, i] = row[2, i] + queue[i] * take
         row[3, i] = row[3, i] + success_row[i] * take
+
+
+@_jit
+def _dns_tick(clock, ring, t_s, failing_code, negative, servfail_since_s, stale_s, neg_steps,
+              ttl_steps, jitter_divisor, fresh, fresh_bad, spread, spread_bad, renewing,
+              renewing_bad, bad, due_out):
+    """DnsCaches._tick for every record (rows of the ring are slots, columns records)."""
+    slot = clock % ring
+    for r in range(bad.shape[0]):
+        renewing[r] += spread[slot, r]
+        renewing_bad[r] += spread_bad[slot, r]
+        spread[slot, r] = 0.0
+        spread_bad[slot, r] = 0.0
+        due = fresh[slot, r] + _max(renewing[r], 0.0)
+        due_bad = fresh_bad[slot, r] + _max(renewing_bad[r], 0.0)
+        fresh[slot, r] = 0.0
+        fresh_bad[slot, r] = 0.0
+        left = bad[r] - due_bad
+        failing = failing_code[r] and (t_s - servfail_since_s[r] >= stale_s[r])
+        now_bad = negative[r] or failing
+        bad_share = 1.0 if now_bad else 0.0
+        hold = neg_steps[r] if negative[r] else (1 if failing else ttl_steps[r])
+        same = due_bad if now_bad else due - due_bad
+        changed = due - same
+        end = (clock + hold) % ring
+        fresh[end, r] += changed
+        fresh_bad[end, r] += changed * bad_share
+        jitter = hold // jitter_divisor
+        first = (clock + hold - jitter) % ring
+        stop = (clock + hold + jitter + 1) % ring
+        rate = same / (2 * jitter + 1)
+        spread[first, r] += rate
+        spread[stop, r] -= rate
+        spread_bad[first, r] += rate * bad_share
+        spread_bad[stop, r] -= rate * bad_share
+        bad[r] = _min(_max(left + due * bad_share, 0.0), 1.0)
+        due_out[r] = due
+
+
+@_jit
+def _dns_local(local, records, answers, consumers, consumer_slot, pooled, bad):
+    """DnsCaches.before_flow's factors: records that answer badly, consumers' resolving share."""
+    for r in range(records.shape[0]):
+        local[records[r]] *= 1.0 if answers[r] else 0.0
+    for x in range(consumers.shape[0]):
+        local[consumers[x]] *= pooled[x] + (1.0 - pooled[x]) * (1.0 - bad[consumer_slot[x]])

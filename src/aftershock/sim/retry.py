@@ -163,12 +163,16 @@ class Retries:
         if compiled:
             from aftershock.sim.kernel import move_attempts
 
-            failed, wanted, total, self.first = move_attempts(self, st, send_rps, dt)
+            failed, wanted, total, self.first = move_attempts(self, st, send_rps, dt,
+                                                              refill=not self.budgets)
         else:
             failed, wanted, total = self._move(st, send_rps, dt)
             self.first = self._rates[:, 0].copy()
-        self._budget(wanted, total * self.p, dt)
-        self.pools += failed * (self.allow[:, None] * dt) if self.budgets else failed * dt
+        if self.budgets:
+            self._budget(wanted, total * self.p, dt)
+            self.pools += failed * (self.allow[:, None] * dt)
+        elif not compiled:
+            self.pools += failed * dt
         if self.breakers:
             closed = self.closed(step.t_s)
             self.sent = total * closed
