@@ -54,6 +54,12 @@ map, so the engine jumps to the next event -- a scenario event, or an open circu
 -- recording the skipped steps as copies and letting mechanisms `fast_forward` their clocks. That
 makes a 24 h run of a large model cheap when most of the day is quiet; runs with and without
 skipping give the same windows (tests/test_sim_engine.py).
+
+A computed step costs NumPy per-call overhead more than arithmetic. With numba installed (extra
+`[fast]`) and at least `COMPILED_FROM` components, `kernel="auto"` runs queues, the stage pass,
+outcomes, retry pools, DNS caches and the recorder as compiled loops (sim/kernel.py);
+`kernel="numpy"` forces the NumPy reference, `kernel="numba"` the loops. Both give the same
+results (tests/test_sim_kernel.py); small models stay on NumPy, where compiling would not pay.
 """
 
 from __future__ import annotations
