@@ -66,7 +66,7 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
             pool = [cand]  # another order cannot pay for itself
             break
     while not any(c.state == "done" for c in pool):
-        pool = sorted((c for c in pool if c.state == "paused"), key=lambda c: (-c.done, c.size))
+        pool = sorted((c for c in pool if c.state == "paused"), key=lambda c: (-c.done, c.live()))
         if not pool:
             if hard(cap) is None:
                 raise ResourceLimitError(
@@ -95,7 +95,10 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
     if best.size >= _TINY and _worth_racing(best):
         for cand in rest:
             pool.append(cand)
-            advance(cand, best.size + 1000, hard(max(cap, best.size)))
+            # Every gate no larger than the best BDD, and at most twice its size held in all
+            # (intermediate results included): a candidate over either cannot win by much.
+            room = 2 * best.size + 1000
+            advance(cand, best.size + 1000, room if room * _CUDD_NODE_BYTES < max_memory else None)
             if cand.state == "done" and cand.size < best.size:
                 best = cand
             pool = [best]  # the loser's manager goes
@@ -167,6 +170,14 @@ class _Candidate:
         self.size = 0
         self.state = "paused"
         self.top = None
+
+    def live(self) -> int:
+        """Nodes this candidate holds: every gate BDD still needed, not only the last one."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
+            return int(self.manager.statistics()["n_nodes"])
 
     def memory(self) -> int:
         """Bytes CUDD holds for this candidate."""
