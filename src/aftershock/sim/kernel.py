@@ -16,7 +16,11 @@ reference's order of operations, and a stage is computed from the values its nod
 (as the vectorised pass does) before any of them is written back.
 
 `CompiledFlow.of(...)` flattens the engine's per-stage plan into CSR-style arrays indexed by
-position in stage order; `available()` says whether numba can be imported.
+position in stage order; `available()` says whether numba is installed. The loops themselves live
+in sim/kernel_loops.py, imported on first use (importing numba takes a while); compiled code is
+cached on disk (numba `cache=True`), so only the first run on a machine pays for compiling (~3 s).
+The DNS caches (sim/dns.py) and the recorder (sim/results.py) call their own loops there when the
+engine runs compiled.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ class CompiledFlow:
                     calls[lo + p] = b - a
         call_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(calls, out=call_ptr[1:])
-        _loops()  # compile (or load from cache) now, not in the first step
+        _loops()  # import numba now (slow once); each loop compiles, or loads its cache, on first call
         return cls(order.astype(np.int64), stage_lo, cyclic, n_labels, label, *_csr(gates),
                    *_csr(best), *_csr(vote), vote_k, fo_primary, fo_seconds, call_ptr,
                    callee_rank.astype(np.int64))
