@@ -32,13 +32,14 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
     Every candidate order builds the same gates in the same sequence (children first), each in
     its own CUDD manager, so after the same number of gates their sizes compare like for like.
     A candidate pauses (resumably) when a gate's BDD exceeds the current cap on nodes. First
-    every order runs to its first pause; then only the leader (furthest, then smallest) goes
-    on, under a cap four times larger. When it pauses again, the better half of the others are
-    brought to the same gate under the same cap and the leadership is decided again there. So a
-    hopeless order costs little, and when the orders are alike (most trees) only one is built
-    to the end. When building is cheap next to the cut-set stage (`_worth_racing`), every
-    other order is then built as long as it stays smaller than the winner (early sizes can
-    mislead: on edfpa14r the order that wins by 2x looks the worst early on).
+    every order runs to its first pause; then only the leader (furthest, then holding the
+    fewest nodes) goes on, under a cap four times larger. When it pauses again, the better half
+    of the others are brought to the same gate under the same cap and the leadership is decided
+    again there. So a hopeless order costs little, and when the orders are alike (most trees)
+    only one is built to the end. When building is cheap next to the cut-set stage
+    (`_worth_racing`), every other order is then built as long as it stays smaller than the
+    winner (early sizes can mislead: on edfpa14r the order that wins by 2x looks the worst
+    early on). The candidates share the memory budget.
     """
     orders = variable_orders(tree)
     plan = _postorder(tree)
