@@ -98,3 +98,31 @@ def test_counts_beyond_what_could_be_listed() -> None:
     result = analyze_fault_tree(tree, limit=5)
     assert result.mcs_count == 82_000_000_000
     assert len(result.cut_sets) == 5
+
+
+@pytest.mark.parametrize("name", ["das9601"])
+def test_order_race_under_tiny_caps_gives_the_same_results(name: str, monkeypatch) -> None:
+    """Caps so small that orders pause at every gate and die inside gates, so the race goes
+    through every path (resume, like-for-like comparison, all dead and restart larger): the
+    BDD it ends with is another order's, the results are the same."""
+    from aftershock.analysis import bdd_order
+
+    path = ARALIA / "aralia" / f"{name}.xml"
+    tree = read_fault_tree(path)
+    expected = analyze_fault_tree(tree, limit=5)
+    monkeypatch.setattr(bdd_order, "_FIRST_CAP", 8)
+    monkeypatch.setattr(bdd_order, "_HARD_FACTOR", 1)
+    monkeypatch.setattr(bdd_order, "_TINY", 0)
+    calls = {"dead": 0}
+    advance = bdd_order._Candidate.advance
+
+    def counting(self, *args, **kwargs):
+        advance(self, *args, **kwargs)
+        calls["dead"] += self.state == "dead"
+
+    monkeypatch.setattr(bdd_order._Candidate, "advance", counting)
+    result = analyze_fault_tree(tree, limit=5)
+    assert calls["dead"] > 0
+    assert result.mcs_count == expected.mcs_count
+    assert result.probability == pytest.approx(expected.probability, rel=1e-12)
+    assert result.cut_set_probabilities == pytest.approx(expected.cut_set_probabilities, rel=1e-12)
