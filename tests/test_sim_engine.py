@@ -13,6 +13,7 @@ from aftershock.model.compile import compile_model
 from aftershock.model.load import load_model, load_model_text
 from aftershock.sim import Simulation, load_scenario, load_scenario_text, simulate
 from aftershock.sim.incidents_windows import merge_windows
+from tests.test_sim_health import MODEL as CHECKER  # the checker model: {capacity}, {cost}
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "metastability"
 
@@ -402,23 +403,11 @@ def test_skipping_matches_every_step_on_random_dynamic_scenarios(seed: int) -> N
     assert fast.loss["api"] == pytest.approx(slow.loss["api"], rel=1e-3, abs=1.0)
 
 
-CHECKER = """
-version: 1
-components:
-  network: {{}}
-  lb:
-    requires: [network]
-    capacity: {{rps: 10000}}
-    load: {{rps: 100, timeout: 5s}}
-  checker:
-    capacity: {{rps: 100, queue_limit: 5000}}
-    healthcheck: {{checks: lb, interval: 10s, timeout: 2s, check_rps: 60, failed_check_cost: {cost}}}
-"""
 
 
 @pytest.mark.parametrize(("cost", "sticks"), [(0.0, False), (2.0, True)])
 def test_checker_load_feedback_can_outlast_the_trigger(cost: float, sticks: bool) -> None:
-    graph = compile_model(load_model_text(CHECKER.format(cost=cost)))
+    graph = compile_model(load_model_text(CHECKER.format(capacity=100, cost=cost)))
     sc = load_scenario_text("version: 1\nduration: 30m\nfaults: [{target: network, kind: errors, "
                             "factor: 0.5, at: +5m, for: 2m}]\n", set(graph.names))
     result = simulate(graph, sc)

@@ -25,7 +25,7 @@ components:
     load: {{rps: 100, timeout: 5s}}
   checker:
     capacity: {{rps: {capacity}, queue_limit: 1000000}}
-    healthcheck: {{checks: lb, interval: 10s, timeout: 2s, check_rps: 60, failed_check_cost: 1}}
+    healthcheck: {{checks: lb, interval: 10s, timeout: 2s, check_rps: 60, failed_check_cost: {cost}}}
 """
 WORK_RPS = 90.0
 TIMEOUT_S = 2.0
@@ -34,7 +34,7 @@ TRIGGER_S = 300.0
 
 def _behind_after(capacity: float) -> float | None:
     """Seconds from the trigger (half the targets failing) until the checker is a timeout behind."""
-    graph = compile_model(load_model_text(MODEL.format(capacity=capacity)))
+    graph = compile_model(load_model_text(MODEL.format(capacity=capacity, cost=1)))
     scenario = load_scenario_text(
         "version: 1\nduration: 1h\nstep: 1s\nfaults: [{target: network, kind: errors, factor: 0.5, "
         "at: +5m, for: 50m}]\n", set(graph.names))

@@ -161,6 +161,7 @@ class Zbdd:
             if h == 0:
                 r = lo
             else:
+                # node(vp, h, lo), written out: this is the hot loop of the cut-set step
                 nkey = (vp, h, lo)
                 r = unique.get(nkey)
                 if r is None:
