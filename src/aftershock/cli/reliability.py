@@ -149,10 +149,11 @@ def fta(
     from aftershock.analysis.importance import importance as rank
     from aftershock.analysis.mef import read_fault_tree
 
+    budget = _budget(max_memory)
     tree = read_fault_tree(files, top=top)
-    bdd = FaultTreeBDD.build(tree, max_memory=_budget(max_memory))
+    bdd = FaultTreeBDD.build(tree, max_memory=budget)
     result = analyze_fault_tree(tree, max_order=max_order, cutoff=cutoff, limit=limit,
-                                max_memory=_budget(max_memory), bdd=bdd)
+                                max_memory=budget, bdd=bdd)
     data = result.to_dict()
     ranked = rank(bdd) if with_importance and result.probability is not None else None
     if ranked is not None:

@@ -54,12 +54,10 @@ def simulate(
     if series is not None:
         result.write_series(series)
 
-    class _Json:
-        def to_dict(self) -> dict:
-            return result.to_dict(series_limit=series_limit)
-
-    write_html_option(html, result.to_dict(series_limit=series_limit), graph)
-    emit(_Json() if fmt is OutputFormat.json else result, fmt, lambda r: print_simulation(r))
+    wants_dict = html is not None or fmt is OutputFormat.json
+    data = result.to_dict(series_limit=series_limit) if wants_dict else None  # built once for both
+    write_html_option(html, data, graph)
+    emit(data if fmt is OutputFormat.json else result, fmt, print_simulation)
 
 
 def print_simulation(result) -> None:  # result: SimResult (imported lazily)
