@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -117,12 +118,15 @@ def _worth_racing(best: _Candidate) -> bool:
     edfpa15p: the smallest order halves them); dozens per node (das9601) and it is not, unless
     the BDD is so large that the cut sets dominate anyway.
     """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
-        lookups = best.manager.statistics()["cache_lookups"]
+    lookups = _cudd_statistics(best.manager)["cache_lookups"]
     return best.size >= _ALWAYS_RACE or lookups < _CHEAP_LOOKUPS_PER_NODE * best.size
+
+
+def _cudd_statistics(manager) -> dict:
+    """CUDD's counters for one manager (without dd's warning that 'mem' is now in bytes)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return manager.statistics()
 
 
 # The first cap on the nodes of one gate's BDD; CUDD's hard limit (on all live nodes,
@@ -146,8 +150,6 @@ class _Candidate:
 
     def __init__(self, tree: FaultTree, plan: list[str], uses: Counter, events: list[str],
                  max_memory: int) -> None:
-        import warnings
-
         import dd.cudd as cudd
 
         self.tree, self.plan, self.events, self.max_memory = tree, plan, events, max_memory
@@ -156,9 +158,7 @@ class _Candidate:
         self.manager.configure(reordering=False)
         global _BASE_BYTES
         if _BASE_BYTES is None:  # what an empty manager holds: the same for every one
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
-                _BASE_BYTES = int(self.manager.statistics()["mem"])
+            _BASE_BYTES = int(_cudd_statistics(self.manager)["mem"])
         self.base = _BASE_BYTES
         # Variables are named by their index, so the DDDMP export is all numbers.
         if events:
@@ -174,19 +174,11 @@ class _Candidate:
 
     def live(self) -> int:
         """Nodes this candidate holds: every gate BDD still needed, not only the last one."""
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
-            return int(self.manager.statistics()["n_nodes"])
+        return int(_cudd_statistics(self.manager)["n_nodes"])
 
     def memory(self) -> int:
         """Bytes CUDD holds for this candidate."""
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # dd warns that 'mem' is now in bytes
-            return int(self.manager.statistics()["mem"])
+        return int(_cudd_statistics(self.manager)["mem"])
 
     def advance(self, soft_cap: int, hard_cap: int | None, stop: int | None = None, *,
                 budget: int | None = None) -> None:
