@@ -43,23 +43,24 @@ SMALL_ORDER = 3
 def _ours_child(path: str, max_memory: int, queue: mp.Queue) -> None:
     import dd.cudd  # noqa: F401 - imported before the clock starts, like SCRAM's start-up
 
-    from aftershock.analysis.faulttree import analyze_fault_tree
+    from aftershock.analysis.faulttree import FaultTreeBDD, analyze_fault_tree
     from aftershock.analysis.mef import read_fault_tree
     from aftershock.errors import AftershockError
 
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         tree = read_fault_tree(path)
-        result = analyze_fault_tree(tree, limit=20, max_memory=max_memory)
+        bdd = FaultTreeBDD.build(tree, max_memory=max_memory)  # what analyze_fault_tree does first
+        result = analyze_fault_tree(tree, limit=20, max_memory=max_memory, bdd=bdd)
     except AftershockError as exc:
         queue.put({"error": str(exc).splitlines()[0], "seconds": time.perf_counter() - start})
         return
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     # Outside the clock: the count of cut sets of order <= SMALL_ORDER, to check against SCRAM
-    # where its full report is too large.
-    small = analyze_fault_tree(tree, limit=0, max_order=SMALL_ORDER, max_memory=max_memory)
+    # where its full report is too large (on the same BDD: building it again would cost as much).
+    small_count = bdd.minimal_cut_sets(SMALL_ORDER, max_memory=max_memory).count()
     queue.put({"seconds": seconds, "cpu": cpu, "count": result.mcs_count, "probability": result.probability,
-               "bdd_nodes": result.bdd_nodes, "small_count": small.mcs_count})
+               "bdd_nodes": result.bdd_nodes, "small_count": small_count})
 
 
 def run_ours(path: Path, timeout: float, max_memory: int) -> dict:
@@ -103,13 +104,11 @@ def run_scram(path: Path, timeout: float, workdir: Path, order: int = 1000) -> d
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     found: dict = {"seconds": wall, "cpu": cpu, "analysis": None}
-    # The figures we need come before the cut sets: stream the report and stop there.
-    for _, el in ET.iterparse(out, events=("end",)):
-        if el.tag == "calculation-time":
+    # The figures we need come before the cut sets: stream the report once and stop there.
+    for event, el in ET.iterparse(out, events=("start", "end")):
+        if event == "end" and el.tag == "calculation-time":
             found["analysis"] = sum(float(c.text or 0) for c in el)
-            break
-    for _, el in ET.iterparse(out, events=("start",)):
-        if el.tag == "sum-of-products":
+        elif event == "start" and el.tag == "sum-of-products":
             found["count"] = int(el.get("products"))
             found["probability"] = float(el.get("probability"))
             break
