@@ -459,12 +459,6 @@ def isolated(plan: RiskPlan, outages: Outages) -> np.ndarray:
     return isolated_mask(outages.trial, outages.start_ms, end, horizon_ms)
 
 
-def split_isolated(plan: RiskPlan, outages: Outages) -> tuple[Outages, Outages]:
-    """(isolated, overlapping) outages (see `isolated`)."""
-    alone = isolated(plan, outages)
-    return outages.subset(alone), outages.subset(~alone)
-
-
 @dataclass
 class Stretches:
     """A chunk's propagated time: segment lists (each with its situation table), and the isolated
@@ -524,12 +518,12 @@ def stretch_outcomes(plan: RiskPlan, stretches: Stretches, trials: int) -> Trial
                           isolated_key=stretches.isolated_key, isolated_hours=stretches.isolated_hours)
 
 
-def trial_outcomes(plan: RiskPlan, seg: Segments | list[Segments], trials: int,
-                   isolated: Outages | None = None, *, isolated_key: np.ndarray | None = None,
+def trial_outcomes(plan: RiskPlan, seg: Segments | list[Segments], trials: int, *,
+                   isolated_key: np.ndarray | None = None,
                    isolated_hours: np.ndarray | None = None) -> TrialOutcomes:
     """Per-trial downtime, degraded time, incidents, loss and loss by source, from the segments
     and from the isolated outages (each alone in its stretch of time: one incident at most),
-    given as outages or as (trial x sources + source, hours)."""
+    given as (trial x sources + source, hours)."""
     n_t, n_src = len(plan.targets), len(plan.sources)
     down_h = np.zeros((trials, n_t))
     degraded_h = np.zeros((trials, n_t))
@@ -541,11 +535,8 @@ def trial_outcomes(plan: RiskPlan, seg: Segments | list[Segments], trials: int,
     parts = seg if isinstance(seg, list) else [seg]
     for part in parts:
         _add_segments(plan, part, trials, cols, down_h, degraded_h, incidents, contributions, by_target)
-    if isolated is not None:
-        isolated_key = isolated.trial * n_src + isolated.source
-        isolated_hours = (isolated.end_ms - isolated.start_ms) / (MS * 3600.0)
     n_isolated = len(isolated_key) if isolated_key is not None else 0
-    if isolated_key is not None and n_isolated:
+    if n_isolated:
         # Hours and counts per (trial, source), then the single-source table does the rest.
         key = isolated_key
         hours = np.bincount(key, weights=isolated_hours, minlength=trials * n_src).reshape(trials, n_src)
