@@ -29,8 +29,10 @@ class AftershockError(Exception):
 
     @property
     def location(self) -> str:
-        """`file:line:column`, as much of it as is known."""
-        parts = [self.file or "<input>"]
+        """`file:line:column`, as much of it as is known; empty for a command-line option."""
+        if self.file is None:
+            return ""
+        parts = [self.file]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:
@@ -39,7 +41,8 @@ class AftershockError(Exception):
 
     def __str__(self) -> str:
         what = f"component '{self.component}': " if self.component else ""
-        text = f"{self.location}: {what}{self.message}"
+        where = f"{self.location}: " if self.location else ""
+        text = f"{where}{what}{self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
