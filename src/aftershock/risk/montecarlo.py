@@ -121,7 +121,8 @@ def plan_risk(
     any_reach = np.stack([reachable(any_adj, n, np.array([t])) for t in target_ids], axis=1) \
         if len(target_ids) else np.zeros((n, 0), bool)
     fails = tuple(np.asarray(src.components, dtype=np.int64) for src in all_sources)
-    reaches_failover = _reaches(graph, fails, [g.members for g in failover])
+    hits = _failover_hits(graph, fails, failover)
+    reaches_failover = hits.any(axis=1)
     windows = None
     situation_down = np.concatenate([alone_down.T, np.zeros((len(watch), 1), bool)], axis=1)
     situation_degraded = np.concatenate([alone_degraded.T, np.zeros((len(watch), 1), bool)], axis=1)
@@ -148,7 +149,7 @@ def plan_risk(
         notes=tuple(notes or ()),
         source_components=fails,
         reaches_failover=reaches_failover,
-        failover_reach_ms=_failover_reach_ms(graph, fails, failover),
+        failover_reach_ms=_failover_reach_ms(hits, failover),
         windows=windows,
         situation_down=situation_down,
         situation_degraded=situation_degraded,
@@ -170,14 +171,12 @@ def _window_table(failover: list[FailoverGroup], sources: list[FailureSource], a
     return window_table(triggered, n_sources)
 
 
-def _failover_reach_ms(graph: CompiledGraph, fails: tuple[np.ndarray, ...], failover: list[FailoverGroup]) -> np.ndarray:
+def _failover_reach_ms(hits: np.ndarray, failover: list[FailoverGroup]) -> np.ndarray:
     """Per source: the longest failover window it can open (0: none). Windows open when something
     starts, at its start, so an outage's effects end by max(its end, start + this)."""
-    reach = np.zeros(len(fails), np.int64)
-    for g in failover:
-        near = graph.hard_descendants(g.members)
-        hit = np.array([bool(near[f].any()) for f in fails], dtype=bool)
-        reach[hit] = np.maximum(reach[hit], round(g.failover_s * MS))
+    reach = np.zeros(len(hits), np.int64)
+    for j, g in enumerate(failover):
+        reach[hits[:, j]] = np.maximum(reach[hits[:, j]], round(g.failover_s * MS))
     return reach
 
 
@@ -198,12 +197,14 @@ def _alone_states(graph: CompiledGraph, failed_sets: list[tuple[int, ...]], watc
     return np.concatenate(down_rows), np.concatenate(degraded_rows)
 
 
-def _reaches(graph: CompiledGraph, fails: tuple[np.ndarray, ...], members: list[np.ndarray]) -> np.ndarray:
-    """Per source: can it take down a member of a failover group (the windows depend on no other)?"""
-    if not members:
-        return np.zeros(len(fails), bool)
-    near = graph.hard_descendants(np.concatenate(members))
-    return np.array([bool(near[f].any()) for f in fails], dtype=bool)
+def _failover_hits(graph: CompiledGraph, fails: tuple[np.ndarray, ...], failover: list[FailoverGroup]) -> np.ndarray:
+    """(sources, groups) bool: can the source take down a member of the group? A source that can
+    reach no group's member opens no window (the windows depend on no other)."""
+    hits = np.zeros((len(fails), len(failover)), bool)
+    for j, g in enumerate(failover):
+        near = graph.hard_descendants(g.members)
+        hits[:, j] = [bool(near[f].any()) for f in fails]
+    return hits
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
