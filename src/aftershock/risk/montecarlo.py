@@ -382,8 +382,8 @@ def evaluate_segments(plan: RiskPlan, outages: Outages, trials: int) -> Segments
     single = np.where(count == 1, np.rint(ident).astype(np.int64), -1)
     n_src = len(plan.sources)
     row = np.where(count == 1, single, n_src)  # a source alone, or nothing failed
-    tables_down = [plan.alone_down.T, np.zeros((len(plan.watch), 1), bool)]
-    tables_degraded = [plan.alone_degraded.T, np.zeros((len(plan.watch), 1), bool)]
+    tables_down = [plan.situation_down[:, : n_src + 1]]  # each source alone, then nothing failed
+    tables_degraded = [plan.situation_degraded[:, : n_src + 1]]
     # Multi-source segments: which sources cover which of them, then one bit-parallel pass.
     multi = count >= 2
     pair_source = pair_segment = np.zeros(0, np.int64)
