@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
@@ -386,6 +387,13 @@ def _gate_from_formula(defs: _Definitions, name: str, define: Element, formula: 
     """Gate `name` for `formula`; nested formulas become gates `name[1]`, `name[2]`, ..."""
     counter = [0]
 
+    def fresh(kind: str, args: tuple[Arg, ...], k: int | None = None) -> Arg:
+        """A new inner gate `name[i]` of this kind over args."""
+        counter[0] += 1
+        inner = f"{name}[{counter[0]}]"
+        gates[inner] = Gate(inner, kind, args, k)
+        return Arg("gate", inner)
+
     def arg_of(el: Element) -> Arg:
         if el.tag in _REFERENCES:
             return _reference(defs, el)
@@ -419,50 +427,39 @@ def _gate_from_formula(defs: _Definitions, name: str, define: Element, formula: 
         if kind in ("xor", "iff", "imply") and len(args) != 2:
             raise el.error(f"gate '{name}': <{kind}> takes exactly two inputs, found {len(args)}")
         if kind == "atleast":
-            raw = el.attrs.get("min")
-            try:
-                k = int(raw) if raw is not None else None
-            except ValueError:
-                k = None
+            k = _int_attr(el, "min")
             if k is None or k < 1:
-                raise el.error(f"gate '{name}': <atleast> needs min = a positive integer, got {raw!r}")
+                raise el.error(f"gate '{name}': <atleast> needs min = a positive integer, "
+                               f"got {el.attrs.get('min')!r}")
             if k > len(args):
                 raise el.error(f"gate '{name}': at least {k} of {len(args)} inputs can never happen",
                                hint=f"min must be at most the number of inputs ({len(args)})")
         if kind == "cardinality":
-            _cardinality(el, name, gname, args, gates, constants, counter)
+            gates[gname] = _cardinality(el, name, gname, args, fresh, constants)
             return
         if kind == "iff":
-            counter[0] += 1
-            inner = f"{name}[{counter[0]}]"
-            gates[inner] = Gate(inner, "xor", args)
-            gates[gname] = Gate(gname, "not", (Arg("gate", inner),))
+            gates[gname] = Gate(gname, "not", (fresh("xor", args),))
             return
         if kind == "imply":
-            counter[0] += 1
-            inner = f"{name}[{counter[0]}]"
-            gates[inner] = Gate(inner, "not", (args[0],))
-            gates[gname] = Gate(gname, "or", (Arg("gate", inner), args[1]))
+            gates[gname] = Gate(gname, "or", (fresh("not", (args[0],)), args[1]))
             return
         gates[gname] = Gate(gname, kind, args, k)
 
     make(name, formula)
 
 
-def _cardinality(el: Element, name: str, gname: str, args: tuple[Arg, ...], gates: dict[str, Gate],
-                 constants: dict[str, bool], counter: list[int]) -> None:
+def _cardinality(el: Element, name: str, gname: str, args: tuple[Arg, ...],
+                 fresh: Callable[..., Arg], constants: dict[str, bool]) -> Gate:
     """`<cardinality min max>`: between min and max of the inputs occur, as
-    ``atleast(min) and not atleast(max + 1)`` (either side left out when it always holds)."""
+    ``atleast(min) and not atleast(max + 1)`` (either side left out when it always holds);
+    `fresh(kind, args, k)` makes the inner gates."""
     n = len(args)
     bounds = []
     for attr in ("min", "max"):
-        raw = el.attrs.get(attr)
-        try:
-            value = int(raw) if raw is not None else None
-        except ValueError:
-            value = None
+        value = _int_attr(el, attr)
         if value is None or value < 0:
-            raise el.error(f"gate '{name}': <cardinality> needs {attr} = a non-negative integer, got {raw!r}")
+            raise el.error(f"gate '{name}': <cardinality> needs {attr} = a non-negative integer, "
+                           f"got {el.attrs.get(attr)!r}")
         bounds.append(value)
     lo, hi = bounds
     if lo > hi:
@@ -472,21 +469,15 @@ def _cardinality(el: Element, name: str, gname: str, args: tuple[Arg, ...], gate
         raise el.error(f"gate '{name}': at least {lo} of {n} inputs can never happen",
                        hint=f"min must be at most the number of inputs ({n})")
 
-    def sub(kind: str, sub_args: tuple[Arg, ...], k: int | None = None) -> Arg:
-        counter[0] += 1
-        inner = f"{name}[{counter[0]}]"
-        gates[inner] = Gate(inner, kind, sub_args, k)
-        return Arg("gate", inner)
-
     parts = []
     if lo >= 1:
-        parts.append(sub("atleast", args, lo))
+        parts.append(fresh("atleast", args, lo))
     if hi < n:
-        parts.append(sub("not", (sub("atleast", args, hi + 1),)))
+        parts.append(fresh("not", (fresh("atleast", args, hi + 1),)))
     if not parts:  # 0 <= count <= n: always true
         constants["true"] = True
         parts.append(Arg("house", "true"))
-    gates[gname] = Gate(gname, "and", tuple(parts)) if len(parts) > 1 else Gate(gname, "null", (parts[0],))
+    return Gate(gname, "and", tuple(parts)) if len(parts) > 1 else Gate(gname, "null", (parts[0],))
 
 
 def _reference(defs: _Definitions, el: Element) -> Arg:
@@ -516,6 +507,15 @@ def _reference(defs: _Definitions, el: Element) -> Arg:
 
 
 _ARG_KIND = {"gate": "gate", "basic-event": "basic", "house-event": "house"}
+
+
+def _int_attr(el: Element, attr: str) -> int | None:
+    """The integer value of attribute `attr`, or None when it is missing or not an integer."""
+    raw = el.attrs.get(attr)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
 
 
 def _bool_attr(el: Element) -> bool:
