@@ -209,11 +209,15 @@ class Zbdd:
 
     def count(self, root: int) -> int:
         """Number of sets under root, exactly."""
+        return self.counts(root)[root]
+
+    def counts(self, last: int | None = None) -> list[int]:
+        """Exact number of sets under every node up to `last` (default: every node)."""
         counts = [0, 1]
         lo, hi = self.lo, self.hi
-        for i in range(2, root + 1):
+        for i in range(2, len(self.var) if last is None else last + 1):
             counts.append(counts[lo[i]] + counts[hi[i]])
-        return counts[root] if root > 1 else root
+        return counts
 
     def max_order(self, root: int) -> int:
         """Size of the largest set under root (0 for the empty family or {{}})."""
@@ -347,9 +351,7 @@ def _pruned_sums(z: Zbdd, root: int, p: np.ndarray, cutoff: float, maxp: list[fl
     """Count and power sums over the sets with probability >= cutoff, exploring only nodes whose
     sets straddle the cut-off (whole sub-families are taken or dropped at once)."""
     sums_all = z.power_sums(p, terms)
-    counts = [0, 1]
-    for i in range(2, len(z.var)):
-        counts.append(counts[z.lo[i]] + counts[z.hi[i]])
+    counts = z.counts()
     kk = np.arange(1, terms + 1)
     total = 0
     acc = np.zeros(terms, dtype=float)
