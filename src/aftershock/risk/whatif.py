@@ -45,7 +45,7 @@ class MitigationOutcome:
     loss_removed: Moments | None = None  # Monte Carlo (paired differences)
     simulated: SimulatedValue | None = None  # or valued by the simulator
     loss_by_target: dict[str, float] = field(default_factory=dict)
-    loss_removed_by_target: dict[str, Moments] = field(default_factory=dict)
+    loss_removed_by_target: dict[str, Moments] = field(default_factory=dict)  # Monte Carlo only
     unavailability_by_target: dict[str, float] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     rank: int | None = None
@@ -66,7 +66,7 @@ class MitigationOutcome:
     @property
     def removed_ci(self) -> tuple[float, float] | None:
         """95% interval of the loss removed (None for the simulator: it is deterministic)."""
-        return self.loss_removed.mean_ci(Z95) if self.loss_removed is not None and self.simulated is None else None
+        return self.loss_removed.mean_ci(Z95) if self.loss_removed is not None else None
 
     @property
     def removed_per_cost(self) -> float | None:
@@ -97,19 +97,23 @@ class MitigationOutcome:
             "expected_loss": self.expected_loss,
             "loss_removed": removed,
             "loss_removed_ci95": list(ci) if ci is not None else None,
-            "loss_removed_stderr": self.loss_removed.stderr if self.simulated is None and self.loss_removed else None,
+            "loss_removed_stderr": self.loss_removed.stderr if self.loss_removed is not None else None,
             "removed_per_cost": self.removed_per_cost,
             "net_benefit": removed - self.cost_per_year if self.cost_per_year is not None else None,
             "loss_by_target": self.loss_by_target,
-            "loss_removed_by_target": {
-                t: {"mean": m.mean, "ci95": list(m.mean_ci(Z95)) if self.simulated is None else None}
-                for t, m in self.loss_removed_by_target.items()
-            },
+            "loss_removed_by_target": self._removed_by_target(),
             "unavailability_by_target": self.unavailability_by_target,
         })
         if self.simulated is not None:
             out["simulation"] = self.simulated.to_dict()
         return out
+
+    def _removed_by_target(self) -> dict[str, dict[str, Any]]:
+        """Loss removed per target, with its 95% interval (none for the deterministic simulator)."""
+        if self.simulated is not None:
+            return {t: {"mean": v, "ci95": None}
+                    for t, v in self.simulated.removed_by_target(list(self.loss_by_target)).items()}
+        return {t: {"mean": m.mean, "ci95": list(m.mean_ci(Z95))} for t, m in self.loss_removed_by_target.items()}
 
 
 @dataclass
@@ -206,7 +210,6 @@ def evaluate_mitigations(
             outcome.simulated = value
             outcome.expected_loss = baseline.total_loss.mean - value.removed
             outcome.loss_by_target = {t: baseline.targets[t].loss.mean - by_target[t] for t in targets}
-            outcome.loss_removed_by_target = {t: Moments(1, v, v * v) for t, v in by_target.items()}
             outcome.unavailability_by_target = {t: base_unavailability[t] - down_removed[t] / horizon_h
                                                 for t in targets}
     done = [o for o in outcomes if o.evaluated]
