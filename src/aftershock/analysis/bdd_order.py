@@ -290,20 +290,19 @@ def _dfs_events(tree: FaultTree, key) -> list[str]:
 
 
 def _postorder(tree: FaultTree) -> list[str]:
-    done: set[str] = set()
+    """The gates under the top gate, each after the gates it uses (the top gate last)."""
+    done: set[str] = {tree.top}
     out: list[str] = []
-    for root in (tree.top,):
-        stack = [(root, iter(tree.gates[root].args))]
-        done.add(root)
-        while stack:
-            name, it = stack[-1]
-            arg = next(it, None)
-            if arg is None:
-                stack.pop()
-                out.append(name)
-            elif arg.kind == "gate" and arg.name not in done:
-                done.add(arg.name)
-                stack.append((arg.name, iter(tree.gates[arg.name].args)))
+    stack = [(tree.top, iter(tree.gates[tree.top].args))]
+    while stack:
+        name, it = stack[-1]
+        arg = next(it, None)
+        if arg is None:
+            stack.pop()
+            out.append(name)
+        elif arg.kind == "gate" and arg.name not in done:
+            done.add(arg.name)
+            stack.append((arg.name, iter(tree.gates[arg.name].args)))
     return out
 
 
