@@ -316,8 +316,7 @@ def _unlink(path: tuple) -> list[int]:
 def _zbdd_heights(hi: np.ndarray, lo: np.ndarray) -> list[np.ndarray]:
     """Non-terminal nodes (offset by 2) grouped so each group only needs earlier groups."""
     n = len(hi)
-    height = np.zeros(n + 2, dtype=np.int64)
-    h = height.tolist()
+    h = [0] * (n + 2)
     hl, ll = hi.tolist(), lo.tolist()
     for i in range(n):
         a, b = h[hl[i]], h[ll[i]]
@@ -330,9 +329,7 @@ def _zbdd_heights(hi: np.ndarray, lo: np.ndarray) -> list[np.ndarray]:
 
 def _series_terms(max_q: float) -> int:
     """Terms of -log(1 - q) = sum q^k / k needed for double precision when q <= max_q."""
-    if max_q <= 0.0:
-        return 1
-    if max_q >= 1.0:
+    if not 0.0 < max_q < 1.0:
         return 1
     return int(min(4096, max(1, math.ceil(math.log(1e-17) / math.log(max_q)))))
 
