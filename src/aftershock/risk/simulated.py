@@ -193,7 +193,7 @@ class SimulatorValuation:
         self.scenarios = representative_outages(plan, baseline)
         self.coverage = sum(s.share for s in self.scenarios)
         self.observe_after_s = observe_after_s
-        self._baseline: dict[str, OutageLoss] = {}
+        self._baseline: dict[tuple[str, float], OutageLoss] = {}  # (source, step): simulated once
 
     def value(self, graph: CompiledGraph, intake_rps: dict[str, float]) -> SimulatedValue:
         """Loss removed by the mitigated model `graph` (with throttles `intake_rps`)."""
@@ -203,10 +203,10 @@ class SimulatorValuation:
         step = min(step_for(plan.graph), step_for(graph))
         values = []
         for sc in self.scenarios:
-            if sc.source not in self._baseline:
-                self._baseline[sc.source] = outage_loss(plan.graph, sc, targets, rev, dl, {}, step,
-                                                        self.observe_after_s)
-            values.append(ScenarioValue(sc, self._baseline[sc.source],
+            key = (sc.source, step)
+            if key not in self._baseline:
+                self._baseline[key] = outage_loss(plan.graph, sc, targets, rev, dl, {}, step, self.observe_after_s)
+            values.append(ScenarioValue(sc, self._baseline[key],
                                         outage_loss(graph, sc, targets, rev, dl, intake_rps, step,
                                                     self.observe_after_s)))
         notes = [f"simulated one outage of mean duration for each of the {len(values)} top sources "
