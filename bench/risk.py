@@ -94,7 +94,7 @@ def bounds(plan: RiskPlan, outages: Outages, trials: int, n: int) -> None:
     ceilings no implementation of the propagation step can pass: reading the sampled outages once,
     and putting one trial's outages in time order (np.sort of their start keys)."""
     per_trial = len(outages.trial) / trials
-    need_ns = n / 1e9 * 1e9  # ns per trial at 1e9 component-trials/s
+    need_ns = float(n)  # 1e9 component-trials/s = 1e9 / n trials/s = n ns per trial
     big = np.ones(2**25)  # 256 MB, far beyond the caches
     big.sum()
     t0 = time.perf_counter()
