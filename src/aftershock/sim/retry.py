@@ -200,8 +200,7 @@ class Retries:
         return failed, failed.sum(axis=1), rates.sum(axis=1)
 
     def _budget(self, wanted: np.ndarray, successes: np.ndarray, dt: float) -> None:
-        if not self.budgets:
-            return
+        """Spend and earn retry-budget tokens (called only when some edge has a budget)."""
         ratio = self.edges.budget_ratio
         has = ~np.isnan(ratio)
         earn = np.where(has, ratio, 0) * successes * dt
