@@ -109,12 +109,21 @@ class DnsCaches:
         """Records whose resolution fails outright (SERVFAIL, or slower than the resolver waits)."""
         return (self.code == SERVFAIL) | ((self.code == SLOW) & (self.delay_s >= RESOLVER_TIMEOUT_S))
 
+    def _negative(self) -> np.ndarray:
+        """Records answering with no address (EMPTY or NXDOMAIN: cached for the negative TTL)."""
+        return (self.code == EMPTY) | (self.code == NXDOMAIN)
+
+    def _steady_hold(self) -> np.ndarray:
+        """Steps each record's current answer is cached (negative TTL; 1 step if failing; else TTL)."""
+        return np.where(self._negative(), self.neg_steps,
+                        np.where(self._failing_code(), 1, self.ttl_steps))
+
     def before_flow(self, st: State, step: Step) -> None:
         """Advance every cache one step and set each consumer's share of requests that resolve."""
         if not len(self.records):
             return
         self._tick(step.t_s)
-        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
+        negative = self._negative()
         if self.compiled:
             from aftershock.sim.kernel_loops import _dns_local
 
@@ -136,9 +145,7 @@ class DnsCaches:
         if steps > STATIONARY_AFTER * self.ring:
             self._settle()
             return
-        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
-        hold = np.where(negative, self.neg_steps, np.where(self._failing_code(), 1, self.ttl_steps))
-        uniform, drift = 1.0 / hold, 0.0
+        uniform, drift = 1.0 / self._steady_hold(), 0.0
         for k in range(steps):
             due = self._tick(t_s + k * dt_s)
             drift = max(drift, float(np.abs(due - uniform).max()))
@@ -150,10 +157,8 @@ class DnsCaches:
 
     def _settle(self) -> None:
         """After many holds of one answer the expiries are uniform: set that stationary state."""
-        failing = self._failing_code()
-        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
-        hold = np.where(negative, self.neg_steps, np.where(failing, 1, self.ttl_steps))
-        bad = (negative | failing).astype(float)
+        hold = self._steady_hold()
+        bad = (self._negative() | self._failing_code()).astype(float)
         for array in (self.fresh, self.fresh_bad, self.spread, self.spread_bad):
             array.fill(0.0)
         self.renewing.fill(0.0)
@@ -172,7 +177,7 @@ class DnsCaches:
 
             due = np.empty(len(self.records))
             _dns_tick(self.clock, self.ring, float(t_s), self._failing_code(),
-                      (self.code == EMPTY) | (self.code == NXDOMAIN), self.servfail_since_s,
+                      self._negative(), self.servfail_since_s,
                       self.stale_s, self.neg_steps, self.ttl_steps, JITTER_DIVISOR, self.fresh,
                       self.fresh_bad, self.spread, self.spread_bad, self.renewing,
                       self.renewing_bad, self.bad, due)
@@ -186,7 +191,7 @@ class DnsCaches:
         self.fresh[slot] = self.fresh_bad[slot] = 0.0
         self.bad -= due_bad
         failing = self._failing_code() & (t_s - self.servfail_since_s >= self.stale_s)
-        negative = (self.code == EMPTY) | (self.code == NXDOMAIN)
+        negative = self._negative()
         now_bad = negative | failing
         hold = np.where(negative, self.neg_steps, np.where(failing, 1, self.ttl_steps))
         # An entry renewed with the same kind of answer keeps a uniformly spread age; one whose
@@ -213,8 +218,8 @@ class DnsCaches:
 
     def quiescent(self, st: State, step: Step) -> bool:
         """Every cache agrees with its record's answer (no expiry still to change anything)."""
-        negative = (self.code == EMPTY) | (self.code == NXDOMAIN) | self._failing_code()
-        return bool(np.all(np.abs(self.bad - negative) < 1e-9))
+        bad_answer = self._negative() | self._failing_code()
+        return bool(np.all(np.abs(self.bad - bad_answer) < 1e-9))
 
     def automations(self) -> dict[int, str]:
         """No automation to disable."""
