@@ -71,19 +71,10 @@ class FaultTreeBDD:
 
     # -- probability -----------------------------------------------------------------------
 
-    def event_probabilities(self, default: float | None = None) -> np.ndarray:
-        """Probability of each variable's basic event (`default` for missing ones, else an error)."""
-        probs = []
-        missing = []
-        for e in self.events:
-            p = self.tree.basic_events.get(e)
-            if p is None:
-                if default is None:
-                    missing.append(e)
-                    p = 0.0
-                else:
-                    p = default
-            probs.append(p)
+    def event_probabilities(self) -> np.ndarray:
+        """Probability of each variable's basic event (an error naming those that have none)."""
+        probs = [self.tree.basic_events.get(e) for e in self.events]
+        missing = [e for e, p in zip(self.events, probs, strict=True) if p is None]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             raise FaultTreeError(
