@@ -69,19 +69,23 @@ components:
   launch: {kind: service, requires: [control], load: {rps: 10}}
   hosts: {kind: network}
 """
-
-
-def test_propagation_backlog_builds_while_its_dependency_is_down_and_drains_after() -> None:
-    scenario = """
+PROPAGATION_SCENARIO = """
 version: 1
 duration: 6h
 step: 10s
 faults: [{target: control, kind: outage, at: +10m, for: 1h}]
 """
-    spec = {"propagation": {"propagator": {"rate": 1.0, "drain_rps": 2.0, "tolerance_s": 600,
-                                           "via": "control", "launcher": "launch",
-                                           "hosts": "hosts", "fleet": 100000.0}}}
-    result = run(PROPAGATION_MODEL, scenario, spec)
+
+
+def propagation(**params: float) -> dict[str, Any]:
+    """A `propagation` block for the propagator, fed by control, on top of `params`."""
+    return {"propagation": {"propagator": {"tolerance_s": 600, "via": "control",
+                                           "launcher": "launch", "hosts": "hosts",
+                                           "fleet": 100000.0, **params}}}
+
+
+def test_propagation_backlog_builds_while_its_dependency_is_down_and_drains_after() -> None:
+    result = run(PROPAGATION_MODEL, PROPAGATION_SCENARIO, propagation(rate=1.0, drain_rps=2.0))
     (start, end), = windows(result, "propagator")
     # delay = backlog / drain passes 10 min after 1200 items (20 min into the outage) ...
     assert start == pytest.approx(600 + 1200, abs=150)
@@ -94,17 +98,8 @@ faults: [{target: control, kind: outage, at: +10m, for: 1h}]
 
 
 def test_deferred_propagations_hurt_the_propagator_after_its_dependency_returns() -> None:
-    scenario = """
-version: 1
-duration: 6h
-step: 10s
-faults: [{target: control, kind: outage, at: +10m, for: 1h}]
-"""
-    spec = {"propagation": {"propagator": {"rate": 1.0, "drain_rps": 2.0, "release_rps": 1.5,
-                                           "tolerance_s": 600, "via": "control",
-                                           "launcher": "launch", "hosts": "hosts",
-                                           "fleet": 100000.0}}}
-    result = run(PROPAGATION_MODEL, scenario, spec)
+    result = run(PROPAGATION_MODEL, PROPAGATION_SCENARIO,
+                 propagation(rate=1.0, drain_rps=2.0, release_rps=1.5))
     # The 3600 changes of the outage wait upstream: the propagator's own queue stays empty, so
     # it is not impaired while control is down (without release_rps it is, from +30 min) ...
     (start, end), = windows(result, "propagator")
