@@ -51,16 +51,23 @@ def tune_allocator() -> None:
     tune()
 
 
+def _seconds(option: str, text: str, hint: str) -> float:
+    """A duration option in seconds; a bad one is an error naming the option."""
+    from aftershock.errors import AftershockError
+    from aftershock.model.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise AftershockError(f"{option}: {exc}", hint=hint) from None
+
+
 def _settings(trials: int, horizon: str, seed: int, backend: Backend, scheduler: str | None, workers: int,
               target: list[str] | None):
     from aftershock.errors import AftershockError
-    from aftershock.model.durations import parse_duration
     from aftershock.risk.engine import RiskSettings
 
-    try:
-        horizon_s = parse_duration(horizon)
-    except ValueError as exc:
-        raise AftershockError(f"--horizon: {exc}", hint="for example 1y, 90d or 720h") from None
+    horizon_s = _seconds("--horizon", horizon, "for example 1y, 90d or 720h")
     if scheduler and backend is not Backend.dask:
         raise AftershockError("--scheduler needs --backend dask")
     return RiskSettings(trials=trials, horizon_s=horizon_s, seed=seed, backend=backend.value,
@@ -136,8 +143,6 @@ def whatif(
         "each outage's fault ends")] = "1h",
 ) -> None:
     """Evaluate mitigations against the baseline (common random numbers), ranked by loss removed."""
-    from aftershock.errors import AftershockError
-    from aftershock.model.durations import parse_duration
     from aftershock.model.load import load_model
     from aftershock.risk.mitigations import read_mitigations
     from aftershock.risk.terminal import print_whatif
@@ -145,10 +150,7 @@ def whatif(
 
     settings = _settings(trials, horizon, seed, backend, scheduler, workers, target)
     tune_allocator()  # large arrays recycled, not mapped afresh (risk/allocator.py)
-    try:
-        observe_s = parse_duration(observe)
-    except ValueError as exc:
-        raise AftershockError(f"--observe: {exc}", hint="for example 30m or 2h") from None
+    observe_s = _seconds("--observe", observe, "for example 30m or 2h")
     loaded = load_model(model)
     plan = read_mitigations(mitigations)
     with _progress(trials, progress and fmt is OutputFormat.text, "trials") as advance:
