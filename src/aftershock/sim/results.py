@@ -16,6 +16,7 @@ Times are seconds from the scenario's start; `open` windows were still going whe
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,15 +194,19 @@ class Recorder:
             p = self.paying
             rate = np.maximum(1.0 - st.success[p], self.degraded_loss[p] * (codes[p] == DEGRADED))
             self.loss[p] += self.revenue_per_s[p] * rate * step.dt_s * repeat
-        k, left = step.k, repeat
-        while left > 0:
-            b = k // self.per_point
-            take = min(left, (b + 1) * self.per_point - k)
+        for b, take in self._spans(step.k, repeat):
             for m in METRICS:
                 self.sums[m][b] += getattr(st, _FIELD[m]) * take
             self.counts[b] += take
+
+    def _spans(self, k: int, repeat: int) -> Iterator[tuple[int, int]]:
+        """The series points that `repeat` steps from step `k` fall in, and how many in each."""
+        while repeat > 0:
+            b = k // self.per_point
+            take = min(repeat, (b + 1) * self.per_point - k)
+            yield b, take
             k += take
-            left -= take
+            repeat -= take
 
     def _propagate(self, down: np.ndarray) -> None:
         """Components degraded by a hard dependency degraded/down or a soft one down."""
@@ -220,18 +225,12 @@ class Recorder:
         if changed.size:
             self.transitions.append((step.k, changed, codes[changed]))
             self.codes = codes
-        k, left, first = step.k, repeat, True
-        while left > 0:
-            b = k // self.per_point
-            take = min(left, (b + 1) * self.per_point - k)
-            loops._tally(self.paying if first else self.paying[:0], self.revenue_per_s,
+        for x, (b, take) in enumerate(self._spans(step.k, repeat)):  # losses once, at x == 0
+            loops._tally(self.paying if x == 0 else self.paying[:0], self.revenue_per_s,
                          self.degraded_loss, st.success, self.codes, float(step.dt_s), repeat,
                          self.loss, self._sums[:, b, :], take, st.offered, st.goodput, st.queue,
                          st.success)
             self.counts[b] += take
-            k += take
-            left -= take
-            first = False
 
     def result(self, model: str, computed: int, skipped: int, st: State) -> SimResult:
         """Assemble windows, losses and series."""
