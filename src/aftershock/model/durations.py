@@ -33,7 +33,7 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"{value!r} is not a duration")
     text = value.strip().replace(" ", "")
     if not text or _PART.sub("", text):
-        raise ValueError(f"'{value}' is not a duration; write it like 90s, 15m, 2h or 1d")
+        raise ValueError(f"'{value}' is not a duration")  # callers add the hint
     return sum(float(n) * _UNITS_S[u] for n, u in _PART.findall(text))
 
 
