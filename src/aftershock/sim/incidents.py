@@ -241,7 +241,8 @@ def _check(doc: Document, keys: tuple[Any, ...], spec: Any) -> WhatIfCheck | Non
     try:
         within_s = parse_duration(within) if within is not None else None
     except ValueError as exc:
-        raise _error(doc, (*keys, "recovers_within"), str(exc)) from None
+        raise _error(doc, (*keys, "recovers_within"), str(exc),
+                     hint="write durations like 90s, 15m, 2h or 1d") from None
     return WhatIfCheck(str(_require(doc, spec, keys, "component")), within_s,
                        bool(spec.get("expect", True)), bool(spec.get("shorter_than_baseline", False)))
 
