@@ -110,8 +110,7 @@ faults:
     run_s = time.perf_counter() - t0
     probe = Simulation(graph, scenario, skip_quiet=False)
     t0 = time.perf_counter()
-    for _ in range(probe_steps):
-        probe.step()
+    probe.run_to(probe_steps)
     per_step = (time.perf_counter() - t0) / probe_steps
     s = result.summary
     print(f"model: {graph.n} components, {sim.edges.size} call edges, "
@@ -152,8 +151,7 @@ def busy_day(graph, doc: dict, steps: int) -> None:
         sim = Simulation(graph, scenario, skip_quiet=False, kernel=kernel)
         setup = time.perf_counter() - t0
         t0 = time.perf_counter()
-        for _ in range(steps):
-            sim.step()
+        sim.run_to(steps)
         per_step[kernel] = (time.perf_counter() - t0) / steps
         day = per_step[kernel] * scenario.steps
         impaired = sum(1 for w in sim.result().windows.values() if w)

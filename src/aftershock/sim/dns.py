@@ -138,6 +138,17 @@ class DnsCaches:
             else:
                 np.multiply.at(st.local, self.consumers, resolving)
 
+    def stretch_args(self) -> tuple:
+        """What the compiled stretch of steps (sim/kernel_loops.py `_run`) needs to do `_tick`
+        and `before_flow` itself, with the answers fixed (no event inside a stretch)."""
+        failing, negative = self._failing_code(), self._negative()
+        return (bool(len(self.records)), self.clock, self.ring, failing, negative,
+                self.servfail_since_s, self.stale_s, self.neg_steps, self.ttl_steps,
+                JITTER_DIVISOR, self.fresh, self.fresh_bad, self.spread, self.spread_bad,
+                self.renewing, self.renewing_bad, self.bad, np.empty(len(self.records)),
+                self.records, ~(negative | failing), self.consumers, self.consumer_slot,
+                self.pooled)
+
     def fast_forward(self, t_s: float, steps: int, dt_s: float) -> None:
         """Age the caches through `steps` skipped steps (their phases keep drifting meanwhile)."""
         if not len(self.records):

@@ -207,6 +207,9 @@ class Simulation:
         self.computed = 0
         self.skipped = 0
         self._previous: list[np.ndarray] | None = None
+        self._dns = next((m for m in self.mechanisms if isinstance(m, DnsCaches)), None)
+        self._stretchable = (fast and not self.retries.budgets and not self.retries.breakers
+                             and all(isinstance(m, DnsCaches) for m in self.mechanisms))
         self._warm_up()
 
     @property
@@ -221,15 +224,62 @@ class Simulation:
 
     def step(self) -> None:
         """Advance one step (or, at a fixed point, jump to the next event)."""
+        self._advance(self.k + 1)
+
+    def run_to(self, k: int) -> None:
+        """Advance to step `k` (or the end); the compiled engine takes the steps between two
+        events in stretches (see `_stretch`)."""
+        while self.k < min(k, self.scenario.steps):
+            self._advance(k)
+
+    def _advance(self, limit: int) -> None:
+        """One step, or a compiled stretch of steps ending by `limit`; then skip if quiet."""
         st, step = self.state, Step(self.k, self.t_s, self.scenario.step_s)
         self.timeline.apply(st, step)
-        with np.errstate(all="ignore"):
-            self._flow(step)
-        self.recorder.record(st, step)
-        self.computed += 1
-        self.k += 1
+        end = self._stretch_end(limit)
+        if end is None:
+            with np.errstate(all="ignore"):
+                self._flow(step)
+            self.recorder.record(st, step)
+            self.computed += 1
+            self.k += 1
+        else:
+            self._stretch(end)
         if self.skip_quiet and not self.done:
             self._maybe_skip(step)
+
+    def _stretch_end(self, limit: int) -> int | None:
+        """Where a compiled stretch from step k may end (None: take this step in Python). Between
+        two scenario events nothing outside the state changes, so with only the DNS caches as
+        mechanism and no retry budget or breaker the whole stretch runs in one compiled call. It
+        ends by the next event and, when skipping quiet steps, by the next fixed-point check."""
+        if not self._stretchable:
+            return None
+        k = self.k
+        end = min(limit, self.scenario.steps)
+        event = self.timeline.next_event_step(k)
+        if event is not None:
+            end = min(end, event)
+        if self.skip_quiet:  # _maybe_skip looks at the state after steps k' with k' % 8 in {7, 0}
+            end = min(end, next(x for x in range(k + 1, k + CHECK_EVERY + 1)
+                                if x % CHECK_EVERY in (0, CHECK_EVERY - 1)))
+        return max(end, k + 1)
+
+    def _stretch(self, end: int) -> None:
+        """Steps k..end-1 in one compiled call (sim/kernel.py). The factors faults set are those
+        of step k throughout (they change only at events); a step whose flow changes some
+        component's OK/degraded/down code ends the stretch and is recorded here."""
+        st, dt = self.state, self.scenario.step_s
+        st.reset_factors()
+        self.timeline.factors(st)
+        k = self.compiled.run(self.k, end, dt, self.capacities, st, self.retries, self.incoming,
+                              self.organic_timeout_s, self.failover_since, st.local.copy(),
+                              st.capacity_factor.copy(), self._dns, self.recorder)
+        if k < end:
+            self.recorder.record(st, Step(k, k * dt, dt))
+            k += 1
+        self.computed += k - self.k
+        self.k = k
 
     def _flow(self, step: Step) -> None:
         """Mechanisms, queues, the stage pass, outcomes and retries for one step."""
@@ -238,19 +288,21 @@ class Simulation:
         self.timeline.factors(st)
         for m in self.mechanisms:
             m.before_flow(st, step)
-        st.offered = st.load_rps + self.incoming + st.extra_rps
         fast = self.compiled
         if fast is None:
+            st.offered = st.load_rps + self.incoming + st.extra_rps
             serve(self.capacities, st, step)
             self._stage_pass(step)
             self._outcome()
-        else:  # the same three, as compiled loops (sim/kernel.py)
-            fast.serve(self.capacities, st, step)
-            fast.stage_pass(st, self.retries, self.failover_since, step.t_s,
-                            self.scenario.down_below)
-            fast.outcome(st, self.incoming, self.organic_timeout_s, self.retries)
-        send = np.where(self.capacities.has_queue, st.served, st.admitted) * st.local
-        self.retries.advance(st, send, step, compiled=fast is not None)
+            send = np.where(self.capacities.has_queue, st.served, st.admitted) * st.local
+            self.retries.advance(st, send, step)
+        else:  # the same, from offered load to the pools' movement, in one compiled call
+            failed, wanted, total, first = fast.flow(
+                self.capacities, st, self.retries, self.incoming, self.organic_timeout_s,
+                self.failover_since, step, self.scenario.down_below)
+            if self.edges.size:
+                self.retries.first = first
+                self.retries.settle(failed, wanted, total, step, refilled=not self.retries.budgets)
         self.incoming = (np.bincount(self.edges.callee, self.retries.sent, minlength=self.graph.n)
                          if self.edges.size else self.incoming)
         for m in self.mechanisms:
@@ -268,7 +320,7 @@ class Simulation:
         report_every = max(1, self.scenario.steps // 200)
         last = -report_every
         while not self.done:
-            self.step()
+            self._advance(last + 2 * report_every)
             if progress is not None and self.k - last >= report_every:
                 progress(self.k / self.scenario.steps)
                 last = self.k

@@ -1,26 +1,27 @@
 """Compiled loops for the hot part of a simulation step (optional: needs numba, extra `[fast]`).
 
 A step of the NumPy engine is a few hundred array operations, most of them on small per-stage
-slices, so on a large model its cost is per-call overhead rather than arithmetic. The loops here
-compute the same quantities, node by node and edge by edge, in one compiled call each:
+slices, so on a large model its cost is per-call overhead rather than arithmetic. The loops in
+sim/kernel_loops.py compute the same quantities, node by node and edge by edge:
 
-- `serve`            mirrors `queue.serve` (admit, serve, reject; writes fresh state arrays),
-- `stage_pass`       mirrors `Simulation._stage_pass` with `Retries.calls` inlined,
-- `outcome`          mirrors `Simulation._outcome`,
-- `move_attempts`    mirrors the pool movement of `Retries.advance` (budgets and breakers stay in
-  NumPy, in retry.py).
+- `CompiledFlow.flow` is one step's flow in one call, from offered load to the retry pools'
+  movement (`_serve` mirrors `queue.serve`, `_stage_pass` `Simulation._stage_pass` with
+  `Retries.calls` inlined, `_outcome` `Simulation._outcome`, `_move_attempts` the pool movement
+  of `Retries.advance`); budgets and breakers stay in NumPy (`Retries.settle`);
+- `CompiledFlow.run` is a whole stretch of steps between two scenario events in one call (the
+  flow, plus the DNS caches' tick, the retries' hand-over and the recorder's tallies), used by
+  the engine when no other mechanism, retry budget or breaker needs Python in between.
 
 The NumPy code stays the reference: it is what runs without numba, on small models, and what
 tests/test_sim_kernel.py compares these loops against (same results to 1e-9). Each loop keeps the
 reference's order of operations, and a stage is computed from the values its nodes saw before it
-(as the vectorised pass does) before any of them is written back.
+(as the vectorised pass does) before any of them is written back. The loops write the state
+arrays in place.
 
 `CompiledFlow.of(...)` flattens the engine's per-stage plan into CSR-style arrays indexed by
-position in stage order; `available()` says whether numba is installed. The loops themselves live
-in sim/kernel_loops.py, imported on first use (importing numba takes a while); compiled code is
-cached on disk (numba `cache=True`), so only the first run on a machine pays for compiling (~3 s).
-The DNS caches (sim/dns.py) and the recorder (sim/results.py) call their own loops there when the
-engine runs compiled.
+position in stage order; `available()` says whether numba is installed. The loops are imported on
+first use (importing numba takes a while); compiled code is cached on disk (numba `cache=True`),
+so only the first run on a machine pays for compiling (~10 s).
 """
 
 from __future__ import annotations
@@ -104,52 +105,86 @@ class CompiledFlow:
                    *_csr(best), *_csr(vote), vote_k, fo_primary, fo_seconds, call_ptr,
                    callee_rank.astype(np.int64))
 
-    def serve(self, cap, st, step) -> None:
-        """queue.serve, compiled."""
-        (st.accept, st.admitted, st.served, st.queue, st.service_rate, st.wait_s,
-         st.service_latency_s) = _loops()._serve(
-            float(step.dt_s), cap.has_queue, cap.rps, cap.workers, cap.base_latency_s,
-            cap.per_inflight_s, cap.queue_limit, st.offered, st.throttle_rps, st.own_up, st.queue,
-            st.served, st.call_time_s, st.capacity_factor, st.added_latency_s, st.drop_queue)
-
-    def stage_pass(self, st, retries, failover_since: np.ndarray, t_s: float,
-                   down_below: float) -> None:
-        """Simulation._stage_pass (with Retries.calls), compiled; writes the same arrays."""
+    def flow(self, cap, st, retries, incoming: np.ndarray, organic_timeout_s: np.ndarray,
+             failover_since: np.ndarray, step, down_below: float) -> tuple[np.ndarray, ...]:
+        """Engine._flow from offered load to the pool movement, compiled, in one call: queues,
+        the stage pass (with Retries.calls), outcomes, and the pools' movement (with the failed
+        attempts already back in the pools when there is no retry budget). Writes the state in
+        place; returns (failed, wanted, total, first) for Retries.settle."""
         edges = retries.edges
-        retries.begin_step(t_s)
+        retries.begin_step(step.t_s)
         closed = retries._closed
-        _loops()._stage_pass(self.order, self.stage_lo, self.cyclic, self.n_labels, self.label,
-                    self.gate_ptr, self.gate_idx, self.best_ptr, self.best_idx, self.vote_ptr,
-                    self.vote_idx, self.vote_k, self.fo_primary, self.fo_seconds, self.call_ptr,
-                    st.own_up, st.local, st.accept, st.avail, st.wait_s, st.service_latency_s,
-                    st.latency_s, st.blackhole, st.revive, self.callee_rank, edges.callee,
-                    edges.timeout_s, edges.ramp_width_s, edges.retries, retries.allow,
-                    edges.first_backoff_s, edges.hard,
-                    closed if closed is not None else retries.allow, closed is not None,
-                    float(t_s), float(down_below), failover_since,
-                    st.deps_ok, st.call_time_s, retries.in_time, retries.p)
+        width = retries.pools.shape[1] if edges.max_attempts > 1 else 1
+        out = (np.empty((edges.size, width)), np.empty(edges.size), np.empty(edges.size),
+               np.empty(edges.size))
+        calls = (retries.allow, closed if closed is not None else retries.allow, retries.pools,
+                 retries.in_time, retries.p, retries.sent, *out)
+        _loops()._flow(self.plan, _capacities(cap), _edges(retries), calls, _state(st), incoming,
+                       organic_timeout_s, failover_since, np.empty(len(incoming)),
+                       float(step.dt_s), float(step.t_s), float(down_below), closed is not None,
+                       not retries.budgets)
+        return out
 
-    def outcome(self, st, incoming: np.ndarray, organic_timeout_s: np.ndarray, retries) -> None:
-        """Simulation._outcome, compiled."""
+    def run(self, k0: int, k1: int, dt_s: float, cap, st, retries, incoming: np.ndarray,
+            organic_timeout_s: np.ndarray, failover_since: np.ndarray, base_local: np.ndarray,
+            base_capacity: np.ndarray, dns, recorder) -> int:
+        """Steps k0..k1-1 in one compiled call (see kernel_loops._run for when the engine may
+        use it); returns the first step not fully done: the flow of that step, if it is < k1,
+        has run and its recording is left to `recorder.record`."""
+        sc = recorder.scenario
         edges = retries.edges
-        st.live, st.success, st.goodput = _loops()._outcome(
-            st.load_rps, incoming, st.extra_rps, st.extra_timeout_s, organic_timeout_s,
-            st.latency_s, st.wait_s, st.accept, st.avail, st.served, edges.callee, retries.sent,
-            retries.in_time)
+        total = np.empty(edges.size)
+        calls = (retries.allow, retries.allow, retries.pools, retries.in_time, retries.p,
+                 retries.sent, np.empty(retries.pools.shape), np.empty(edges.size), total,
+                 retries.first)
+        rec = (recorder.codes, recorder.soft, recorder.paying, recorder.revenue_per_s,
+               recorder.degraded_loss, recorder.loss, recorder._sums, recorder.counts,
+               recorder.per_point)
+        dns_args = dns.stretch_args() if dns is not None else _NO_DNS
+        k, clock = _loops()._run(k0, k1, float(dt_s), float(sc.down_below),
+                                 float(sc.degraded_below), base_local, base_capacity, self.plan,
+                                 _capacities(cap), _edges(retries), calls, _state(st), incoming,
+                                 organic_timeout_s, failover_since, np.empty(len(incoming)),
+                                 dns_args, rec)
+        if dns is not None:
+            dns.clock = clock
+        return k
+
+    @property
+    def plan(self) -> tuple[np.ndarray, ...]:
+        """The stage plan as the loops take it."""
+        return (self.order, self.stage_lo, self.cyclic, self.n_labels, self.label, self.gate_ptr,
+                self.gate_idx, self.best_ptr, self.best_idx, self.vote_ptr, self.vote_idx,
+                self.vote_k, self.fo_primary, self.fo_seconds, self.call_ptr, self.callee_rank)
 
 
-def move_attempts(retries, st, send_rps: np.ndarray, dt: float, refill: bool
-                  ) -> tuple[np.ndarray, ...]:
-    """The pool movement of Retries.advance, compiled: returns (failed, wanted, total, first).
-    With `refill` the failed attempts are already back in the pools (x dt)."""
-    edges = retries.edges
-    failed = np.empty((edges.size, retries.pools.shape[1] if edges.max_attempts > 1 else 1))
-    wanted, total, first = np.empty(edges.size), np.empty(edges.size), np.empty(edges.size)
-    _loops()._move_attempts(float(dt), edges.callee, edges.caller, edges.timeout_s, edges.backoff_s,
-                   edges.per_request, retries.pool_open, st.latency_s, st.blackhole,
-                   retries.in_time, retries.p, send_rps, retries.pools, failed, wanted, total,
-                   first, refill)
-    return failed, wanted, total, first
+def _capacities(cap) -> tuple[np.ndarray, ...]:
+    return (cap.has_queue, cap.rps, cap.workers, cap.base_latency_s, cap.per_inflight_s,
+            cap.queue_limit)
+
+
+def _edges(retries) -> tuple[np.ndarray, ...]:
+    e = retries.edges
+    return (e.callee, e.caller, e.timeout_s, e.ramp_width_s, e.retries, e.first_backoff_s, e.hard,
+            e.backoff_s, e.per_request, retries.pool_open)
+
+
+STATE_FIELDS = ("own_up", "local", "capacity_factor", "load_rps", "extra_rps", "extra_timeout_s",
+                "added_latency_s", "throttle_rps", "drop_queue", "revive", "blackhole", "offered",
+                "admitted", "accept", "served", "queue", "wait_s", "service_rate",
+                "service_latency_s", "latency_s", "call_time_s", "deps_ok", "avail", "live",
+                "success", "goodput")
+
+
+def _state(st) -> tuple[np.ndarray, ...]:
+    """The State arrays the loops read and write (in place), in the order they unpack them."""
+    return tuple(getattr(st, name) for name in STATE_FIELDS)
+
+
+_f, _i = np.zeros(0), np.zeros(0, dtype=np.int64)
+_NO_DNS = (False, 0, 1, np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.bool_), _f, _f, _i, _i,
+           4, np.zeros((1, 0)), np.zeros((1, 0)), np.zeros((1, 0)), np.zeros((1, 0)), _f, _f, _f,
+           _f, _i, np.zeros(0, dtype=np.bool_), _i, _i, _f)
 
 
 def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:

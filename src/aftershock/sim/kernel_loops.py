@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from aftershock.sim.state import NEVER_S
+
 _jit = njit(cache=True, error_model="numpy", nogil=True)
 
 
@@ -48,35 +50,33 @@ def _kth_largest(values, idx, a, b, k, buf):
 
 
 @_jit
-def _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle, own_up, queue_in,
-           served_in, call_time, capacity_factor, added_latency, drop_queue):
-    n = offered.shape[0]
-    accept, admitted_out, served_out = np.empty(n), np.empty(n), np.empty(n)
-    queue_out, rate_out, wait_out, svc_out = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    for i in range(n):
-        q0 = 0.0 if drop_queue[i] else queue_in[i]
-        admitted = _min(offered[i], throttle[i]) * own_up[i]
-        latency = base[i] + per[i] * (q0 + served_in[i] * base[i])
+def _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle, own_up, call_time,
+           capacity_factor, added_latency, drop_queue, queue, served, accept, admitted,
+           service_rate, wait_s, service_latency_s):
+    """queue.serve, in place: `queue` and `served` are last step's on entry, this step's after."""
+    for i in range(offered.shape[0]):
+        q0 = 0.0 if drop_queue[i] else queue[i]
+        took_in = _min(offered[i], throttle[i]) * own_up[i]
+        latency = base[i] + per[i] * (q0 + served[i] * base[i])
         by_rps = rps[i] * base[i] / latency
         by_workers = workers[i] / (latency + call_time[i])
         rate = _min(by_rps, by_workers) * (capacity_factor[i] * own_up[i])
-        queued = q0 + admitted * dt
-        served = _min(queued, rate * dt) / dt if has_queue[i] else admitted
-        q = queued - served * dt
+        queued = q0 + took_in * dt
+        out = _min(queued, rate * dt) / dt if has_queue[i] else took_in
+        q = queued - out * dt
         overflow = _max(q - limit[i], 0.0)
         q -= overflow
-        taken = admitted - overflow / dt
+        taken = took_in - overflow / dt
         if offered[i] > 0:
             accept[i] = _min(_max(taken / _max(offered[i], 1e-300), 0.0), 1.0)
         else:
             accept[i] = own_up[i]
-        admitted_out[i] = taken
-        served_out[i] = served
-        queue_out[i] = q
-        rate_out[i] = rate
-        wait_out[i] = q / _max(rate, 1e-12) if q > 0 else 0.0
-        svc_out[i] = (latency if has_queue[i] else 0.0) + added_latency[i]
-    return accept, admitted_out, served_out, queue_out, rate_out, wait_out, svc_out
+        admitted[i] = taken
+        served[i] = out
+        queue[i] = q
+        service_rate[i] = rate
+        wait_s[i] = q / _max(rate, 1e-12) if q > 0 else 0.0
+        service_latency_s[i] = (latency if has_queue[i] else 0.0) + added_latency[i]
 
 
 @_jit
@@ -184,12 +184,12 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
 
 @_jit
 def _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, latency_s,
-             wait_s, accept, avail, served, callee, sent, in_time):
+             wait_s, accept, avail, served, callee, sent, in_time, live, success, goodput):
+    """Simulation._outcome, in place (writes live, success, goodput)."""
     n = load_rps.shape[0]
     called = np.zeros(n)
     for e in range(callee.shape[0]):
         called[callee[e]] += sent[e] * in_time[e]
-    live, success, goodput = np.empty(n), np.empty(n), np.empty(n)
     for i in range(n):
         organic = load_rps[i] * _ramp(organic_timeout_s[i] - latency_s[i],
                                       0.1 * organic_timeout_s[i])
@@ -202,7 +202,6 @@ def _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, 
         live[i] = lv
         success[i] = accept[i] * avail[i] * lv
         goodput[i] = served[i] * avail[i] * lv
-    return live, success, goodput
 
 
 @_jit
@@ -320,3 +319,90 @@ def _dns_local(local, records, answers, consumers, consumer_slot, pooled, bad):
         local[records[r]] *= 1.0 if answers[r] else 0.0
     for x in range(consumers.shape[0]):
         local[consumers[x]] *= pooled[x] + (1.0 - pooled[x]) * (1.0 - bad[consumer_slot[x]])
+
+
+@_jit
+def _flow(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_since, send, dt,
+          t_s, down_below, use_closed, refill):
+    """One step's flow (engine._flow from offered load to the retry pools), in place: offered,
+    serve, stage pass, outcome, what callers send, pool movement. Budgets and breakers are left
+    to retry.py (`failed`, `wanted`, `total`, `first` of `calls` are written for them)."""
+    (order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx, vote_ptr,
+     vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, callee_rank) = plan
+    has_queue, rps, workers, base, per, limit = cap
+    (callee, caller, timeout_s, ramp_width_s, retries, first_backoff_s, hard, backoff_s,
+     per_request, pool_open) = edges
+    allow, closed, pools, in_time, p, sent, failed, wanted, total, first = calls
+    (own_up, local, capacity_factor, load_rps, extra_rps, extra_timeout_s, added_latency_s,
+     throttle_rps, drop_queue, revive, blackhole, offered, admitted, accept, served, queue,
+     wait_s, service_rate, service_latency_s, latency_s, call_time_s, deps_ok, avail, live,
+     success, goodput) = state
+    for i in range(offered.shape[0]):
+        offered[i] = load_rps[i] + incoming[i] + extra_rps[i]
+    _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle_rps, own_up,
+           call_time_s, capacity_factor, added_latency_s, drop_queue, queue, served, accept,
+           admitted, service_rate, wait_s, service_latency_s)
+    _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx,
+                vote_ptr, vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, own_up, local,
+                accept, avail, wait_s, service_latency_s, latency_s, blackhole, revive,
+                callee_rank, callee, timeout_s, ramp_width_s, retries, allow, first_backoff_s,
+                hard, closed, use_closed, t_s, down_below, failover_since, deps_ok, call_time_s,
+                in_time, p)
+    _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, latency_s, wait_s,
+             accept, avail, served, callee, sent, in_time, live, success, goodput)
+    for i in range(send.shape[0]):
+        send[i] = (served[i] if has_queue[i] else admitted[i]) * local[i]
+    _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_open, latency_s,
+                   blackhole, in_time, p, send, pools, failed, wanted, total, first, refill)
+
+
+@_jit
+def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan, cap, edges,
+         calls, state, incoming, organic_timeout_s, failover_since, send, dns, rec):
+    """Steps k0..k1-1 of a stretch with no scenario event after k0, no mechanism but the DNS
+    caches, no retry budget and no breaker: factors, DNS caches, flow, retries and the recorder's
+    tallies, all compiled. Stops early, after the flow of the step whose OK/degraded/down codes
+    change (the engine records that step itself: degraded propagation and windows are Python).
+    Returns (first step not fully done, DNS clock)."""
+    (has_dns, clock, ring, failing_code, negative, servfail_since_s, stale_s, neg_steps,
+     ttl_steps, jitter_divisor, fresh, fresh_bad, spread, spread_bad, renewing, renewing_bad,
+     bad, due, records, answers, consumers, consumer_slot, pooled) = dns
+    codes, soft, paying, revenue_per_s, degraded_loss, loss, sums, counts, per_point = rec
+    callee = edges[0]
+    sent, total = calls[5], calls[8]
+    # the State arrays this loop touches itself (positions in sim/kernel.py STATE_FIELDS)
+    local, capacity_factor, extra_rps, extra_timeout_s = state[1], state[2], state[4], state[5]
+    drop_queue, revive, offered, queue = state[8], state[9], state[11], state[15]
+    success, goodput = state[24], state[25]
+    for k in range(k0, k1):
+        t_s = k * dt
+        if k > k0:  # Timeline.apply between events: one-step actions are over
+            drop_queue[:] = False
+            revive[:] = False
+        local[:] = base_local  # State.reset_factors, then Timeline.factors
+        capacity_factor[:] = base_capacity
+        extra_rps[:] = 0.0
+        extra_timeout_s[:] = NEVER_S
+        if has_dns:  # DnsCaches.before_flow
+            clock += 1
+            _dns_tick(clock, ring, t_s, failing_code, negative, servfail_since_s, stale_s,
+                      neg_steps, ttl_steps, jitter_divisor, fresh, fresh_bad, spread, spread_bad,
+                      renewing, renewing_bad, bad, due)
+            _dns_local(local, records, answers, consumers, consumer_slot, pooled, bad)
+        _flow(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_since, send,
+              dt, t_s, down_below, False, True)
+        incoming[:] = 0.0  # Retries.advance (all attempts go out), then what each callee gets
+        for e in range(callee.shape[0]):
+            sent[e] = total[e]
+            incoming[callee[e]] += sent[e]
+        if _down_changed(success, down_below, codes):  # Recorder.record
+            return k, clock
+        now = _codes(success, down_below, degraded_below, soft)
+        for i in range(now.shape[0]):
+            if now[i] != codes[i]:
+                return k, clock
+        b = k // per_point
+        _tally(paying, revenue_per_s, degraded_loss, success, codes, dt, 1, loss, sums[:, b, :],
+               1, offered, goodput, queue, success)
+        counts[b] += 1.0
+    return k1, clock

@@ -154,24 +154,25 @@ class Retries:
         took = expected * attempt + np.maximum(expected - 1.0, 0.0) * edges.first_backoff_s[e]
         return ok, took
 
-    def advance(self, st: State, send_rps: np.ndarray, step: Step, compiled: bool = False) -> None:
+    def advance(self, st: State, send_rps: np.ndarray, step: Step) -> None:
         """Move attempts through the pools for one step; `send_rps` is each caller's request rate.
-        `compiled`: move them with sim/kernel.py's loop (same result) instead of NumPy."""
-        edges, dt = self.edges, step.dt_s
-        if not edges.size:
+        (The compiled step, sim/kernel.py, moves the pools itself and then calls `settle`.)"""
+        if not self.edges.size:
             return
-        if compiled:
-            from aftershock.sim.kernel import move_attempts
+        failed, wanted, total = self._move(st, send_rps, step.dt_s)
+        self.first = self._rates[:, 0].copy()
+        self.settle(failed, wanted, total, step, refilled=False)
 
-            failed, wanted, total, self.first = move_attempts(self, st, send_rps, dt,
-                                                              refill=not self.budgets)
-        else:
-            failed, wanted, total = self._move(st, send_rps, dt)
-            self.first = self._rates[:, 0].copy()
+    def settle(self, failed: np.ndarray, wanted: np.ndarray, total: np.ndarray, step: Step,
+               refilled: bool) -> None:
+        """After the pools moved: spend retry budgets, put the failed attempts (per second) back
+        into the pools unless `refilled` already did (no budget), update breakers, and set what
+        each edge sends (`total`, attempts per second, arrives next step)."""
+        dt = step.dt_s
         if self.budgets:
             self._budget(wanted, total * self.p, dt)
             self.pools += failed * (self.allow[:, None] * dt)
-        elif not compiled:
+        elif not refilled:
             self.pools += failed * dt
         if self.breakers:
             closed = self.closed(step.t_s)
