@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from datetime import UTC, timedelta, timezone, tzinfo
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from aftershock.model.durations import DURATION_PATTERN, parse_duration
 
@@ -43,11 +46,81 @@ class Capacity(_Strict):
         return self
 
 
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{2}):(\d{2})$")
+
+
+def time_zone(name: str) -> tzinfo:
+    """An IANA zone (`America/New_York`, daylight saving included), `UTC`, or a fixed `-04:00`."""
+    if name in ("UTC", "Z"):
+        return UTC
+    fixed = _OFFSET.match(name)
+    if fixed:
+        sign = -1 if fixed[1] == "-" else 1
+        return timezone(sign * timedelta(hours=int(fixed[2]), minutes=int(fixed[3])))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}: write an IANA name such as "
+                         "America/New_York, UTC, or a fixed offset such as -04:00") from None
+
+
+def clock_minutes(text: str) -> int:
+    """Minutes after midnight of an "HH:MM" clock time."""
+    match = _CLOCK.match(text.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"{text!r} is not a clock time: write \"HH:MM\", from \"00:00\" to \"23:59\"")
+    return int(match[1]) * 60 + int(match[2])
+
+
+class Daily(_Strict):
+    """How organic load follows the clock: `factors` times `rps` at local clock times ("HH:MM" in
+    `timezone`), linear between them (`shape: steps`: held until the next), the same every day."""
+
+    timezone: str
+    factors: dict[str, Annotated[float, Field(ge=0)]]
+    shape: Literal["linear", "steps"] = "linear"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        time_zone(name)
+        return name
+
+    @field_validator("factors", mode="before")
+    @classmethod
+    def _clock_keys(cls, factors: Any) -> Any:
+        if not isinstance(factors, dict):
+            return factors
+        if not factors:
+            raise ValueError("give at least one clock time and its factor, e.g. {\"00:00\": 1}")
+        seen: dict[int, str] = {}
+        for key in factors:
+            if isinstance(key, int) and not isinstance(key, bool):
+                hours, minutes = divmod(key, 60)
+                raise ValueError(f"clock time read as the number {key}: quote it, "
+                                 f"\"{hours:02d}:{minutes:02d}\" (YAML reads an unquoted "
+                                 "10:00 as 600)")
+            minute = clock_minutes(str(key))
+            if minute in seen:
+                raise ValueError(f"clock time {key!r} is given twice (also as {seen[minute]!r})")
+            seen[minute] = str(key)
+        return factors
+
+    def points(self) -> list[tuple[int, float]]:
+        """(minutes after midnight, factor), in clock order."""
+        return sorted((clock_minutes(k), v) for k, v in self.factors.items())
+
+
 class Load(_Strict):
-    """Organic open-loop load entering at this component; its clients give up after `timeout`."""
+    """Organic open-loop load entering at this component; its clients give up after `timeout`.
+
+    With `daily`, the load is `rps` times the profile's factor at the current local time.
+    """
 
     rps: Annotated[float, Field(ge=0)]
     timeout: Duration | None = None
+    daily: Daily | None = None
 
 
 class Backoff(_Strict):
@@ -111,18 +184,21 @@ class Lease(_Strict):
 class Backlog(_Strict):
     """Work produced at `rate` per second, processed at `drain_rps` while dependencies are up.
 
-    Consumers of the resulting state fail while the backlog's delay exceeds `tolerance`.
+    `rate: load` takes the component's organic load as it is at each moment (its `load.rps`,
+    daily profile and load faults): pent-up demand. Consumers of the resulting state fail while the backlog's delay exceeds `tolerance`.
     With `release_rps`, work produced while the dependencies are down is held upstream (it is
     not in this component's queue yet) and handed over at `release_rps` once they are back.
     Components listed in `until_drained` have their own deferred work in the backlog: they
-    fail until it is empty, not only until new work is fresh again.
+    fail until it is empty, not only until new work is fresh again. `through` names a component
+    the work passes (a load balancer in front): the drain is scaled by the share of it working.
     """
 
-    rate: Annotated[float, Field(ge=0)]
+    rate: Annotated[float, Field(ge=0)] | Literal["load"]
     drain_rps: Annotated[float, Field(gt=0)]
     tolerance: Duration
     release_rps: Annotated[float, Field(gt=0)] | None = None
     until_drained: list[str] = Field(default_factory=list)
+    through: str | None = None
 
 
 class HealthCheck(_Strict):

@@ -174,6 +174,9 @@ class Component(Strict):
             raise ValueError("give unavailability or failure, not both")
         if self.failover is not None and self.any_of is None and self.k_of_n is None:
             raise ValueError("failover only applies to a redundancy group (any_of or k_of_n)")
+        if self.backlog is not None and self.backlog.rate == "load" and self.load is None:
+            raise ValueError("backlog.rate: load takes the organic load of the component, which "
+                             "has no `load:` (give it one, or a number of items per second)")
         return self
 
     @property
@@ -218,6 +221,8 @@ class Component(Strict):
         if self.backlog is not None:
             refs += [(("backlog", "until_drained", i), n)
                      for i, n in enumerate(self.backlog.until_drained)]
+            if self.backlog.through is not None:
+                refs.append((("backlog", "through"), self.backlog.through))
         return refs
 
 

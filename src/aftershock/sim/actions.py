@@ -7,13 +7,18 @@ the effective condition of every touched component is recomputed from the faults
   their timeout, with `mode: error` they are refused at once;
 - `errors`: a share `factor` of its requests is refused at once (a partial failure);
 - `capacity`: its service rate times `factor`; `latency`: `delay` added to every request;
-- `load`: organic load set to `rps` (or times `factor`);
+- `load`: organic load set to `rps` (or times `factor`: times the daily profile's load too);
 - `dns_*`: the record's answer, handed to the DNS mechanism (an `outage` of a record is SERVFAIL).
 
 Operator actions: `restore` ends every fault on the target and lets a dead hard cycle restart;
 `throttle` limits intake to `rps`; `relax` lifts the throttle; `drop_queue` empties its queue;
 `restart` drops the queue and lets a dead cycle restart; `disable`/`enable` switch an automation
 (health-check failover) run by or on the target.
+
+Organic load with a daily profile (`load.daily`, sim/daily.py) follows the scenario's clock: the
+profile's clock times, and every step of its linear ramps, are events that recompute the load
+of the components it shapes (`state.load_rps`), so quiet stretches are skipped only where the
+load stands still.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from collections import defaultdict
 import numpy as np
 
 from aftershock.model.compile import CompiledGraph
+from aftershock.model.dynamics import Daily
+from aftershock.sim.daily import DailyProfile
 from aftershock.sim.scenario import Action, Scenario
 from aftershock.sim.state import State, Step
 
@@ -39,7 +46,12 @@ class Timeline:
         self.fault_ids = [graph.index[f.target] for f in self.faults]
         self.ended_by_action: set[int] = set()
         self.active: set[int] = set()
-        self.base_load = np.array([c.load.rps if c.load else 0.0 for c in graph.components])
+        self.model_load = np.array([c.load.rps if c.load else 0.0 for c in graph.components])
+        self.profiles = _profiles(graph, scenario)
+        self.load_factor = np.ones(graph.n)
+        for ids, profile in self.profiles:
+            self.load_factor[ids] = profile.factor(0.0)
+        self.base_load = self.model_load * self.load_factor  # organic load at time zero
         self.capacity = np.ones(graph.n)
         self.refused = np.zeros(graph.n)
         self.routes = {kind: m for m in mechanisms for kind in m.fault_kinds}
@@ -54,6 +66,9 @@ class Timeline:
                 self.events[_step_of(f.end_s, dt)].append(("end", idx))
         for idx, a in enumerate(scenario.actions):
             self.events[_step_of(a.at_s, dt)].append(("action", idx))
+        for idx, (_, profile) in enumerate(self.profiles):
+            for k in profile.change_steps(dt, scenario.steps).tolist():
+                self.events[k].append(("daily", idx))
         self.event_steps = np.array(sorted(self.events), dtype=np.int64)
         self._check(scenario)
 
@@ -93,6 +108,11 @@ class Timeline:
                     touched.add(self.fault_ids[idx])
                 elif what == "action":
                     touched |= self._act(self.scenario.actions[idx], st, step)
+                elif what == "daily":
+                    ids, profile = self.profiles[idx]
+                    self.load_factor[ids] = profile.factor(step.t_s)
+                    for i in ids.tolist():
+                        st.load_rps[i] = self._organic_load(i)
             for target in touched:
                 self._recompute(target, st, step)
 
@@ -130,15 +150,43 @@ class Timeline:
         self.capacity[i] = math.prod(f.factor for f in faults if f.kind == "capacity")
         self.refused[i] = 1.0 - math.prod(1.0 - f.factor for f in faults if f.kind == "errors")
         st.added_latency_s[i] = sum(f.delay_s or 0.0 for f in faults if f.kind == "latency")
-        load = self.base_load[i]
-        for f in faults:
-            if f.kind == "load":
-                load = f.rps if f.rps is not None else load * (f.factor or 1.0)
-        st.load_rps[i] = load
+        st.load_rps[i] = self._organic_load(i)
         if self.graph.kinds[i] == "dns_record" and "dns_empty" in self.routes:
             dns = self.routes["dns_empty"]
             latest = [f for f in faults if f.kind in dns.fault_kinds or f.kind == "outage"]
             dns.apply_fault(i, latest[-1] if latest else None, step.t_s)
+
+
+    def _organic_load(self, i: int) -> float:
+        """The model's load times the daily factor now, as the active load faults change it."""
+        load = self.model_load[i] * self.load_factor[i]
+        for x in self.active:
+            f = self.faults[x]
+            if self.fault_ids[x] == i and f.kind == "load":
+                load = f.rps if f.rps is not None else load * (f.factor or 1.0)
+        return float(load)
+
+
+def _profiles(graph: CompiledGraph, scenario: Scenario) -> list[tuple[np.ndarray, DailyProfile]]:
+    """One laid-out profile per distinct `load.daily` block, with the components it shapes."""
+    shared: dict[tuple, list[int]] = defaultdict(list)
+    first: dict[tuple, Daily] = {}
+    for i, c in enumerate(graph.components):
+        daily = c.load.daily if c.load else None
+        if daily is None:
+            continue
+        if scenario.start is None:
+            raise graph.model.error(
+                f"'{graph.names[i]}' has a daily load profile, and the scenario has no `start:`",
+                graph.names[i], ("load", "daily"),
+                hint="give the scenario an absolute start (start: 2025-10-19T23:00:00-07:00): "
+                     "the profile follows the clock")
+        key = (daily.timezone, daily.shape, tuple(daily.points()))
+        shared[key].append(i)
+        first.setdefault(key, daily)
+    return [(np.array(ids, dtype=np.int64),
+             DailyProfile.of(first[key], scenario.start, scenario.duration_s))
+            for key, ids in shared.items()]
 
 
 def _step_of(t_s: float, dt_s: float) -> int:

@@ -7,6 +7,10 @@ its dependencies are up. What it cannot process waits, so after an outage the ba
 the resulting state fail while that delay exceeds `tolerance` (AWS us-east-1 2025-10: Network
 Manager's propagation backlog made new instances launch without connectivity for hours).
 
+`rate: load` makes the arrivals the owner's organic load as it is at each step (its `load.rps`,
+daily profile and load faults): demand that clients could not get served waits and comes back
+(pent-up demand), at night as at the morning peak.
+
 Two optional keys shape how the backlog reaches its owner and whom it holds up:
 
 - `release_rps`: work produced while the dependencies are down is *deferred upstream* — it is not
@@ -14,6 +18,10 @@ Two optional keys shape how the backlog reaches its owner and whom it holds up:
   are back. The owner's delay then grows after the outage, while the hand-over outpaces
   `drain_rps`, instead of during it (the propagations EC2 had deferred reached Network Manager
   after DWFM recovered; its latency rose from 05:28 and was visible at 06:21).
+- `through`: a component the work is served through without being a dependency (a load
+  balancer in front of the owner): the drain is `drain_rps` times the share of it that works,
+  so a partly removed load balancer slows the drain instead of failing every request. The owner
+  fails only when its demand outruns what is left (through the backlog's delay).
 - `until_drained`: components whose own deferred work is in the backlog. They fail until the
   backlog (deferred and queued) is empty, not only until new work is fresh again (Lambda's and
   ECS's pending capacity among EC2's pent-up launches: whole at 14:15-14:20, after new launches
@@ -42,19 +50,25 @@ class Backlogs:
         rows = [(i, c.backlog) for i, c in enumerate(graph.components) if c.backlog is not None]
         self.setup(
             owners=[i for i, _ in rows],
-            rate=[b.rate for _, b in rows],
+            rate=[0.0 if b.rate == "load" else b.rate for _, b in rows],
+            follows_load=[b.rate == "load" for _, b in rows],
             drain_rps=[b.drain_rps for _, b in rows],
             tolerance_s=[b.tolerance for _, b in rows],
             release_rps=[b.release_rps for _, b in rows],
             until_drained=[[graph.index[n] for n in b.until_drained] for _, b in rows],
+            through=[graph.index[b.through] if b.through else -1 for _, b in rows],
         )
 
     def setup(self, owners: Sequence[int], rate: Sequence[float], drain_rps: Sequence[float],
               tolerance_s: Sequence[float], release_rps: Sequence[float | None],
-              until_drained: Sequence[Sequence[int]]) -> None:
+              until_drained: Sequence[Sequence[int]],
+              follows_load: Sequence[bool] | None = None,
+              through: Sequence[int] | None = None) -> None:
         """Per-backlog arrays (one row per owner); subclasses with other specs call this too."""
         self.owners = np.array(owners, dtype=np.int64)
         self.rate = np.array(rate, dtype=float)
+        self.follows_load = np.array(follows_load or [False] * len(owners), dtype=bool)
+        self.through = np.array(through or [-1] * len(owners), dtype=np.int64)
         self.drain_rps = np.array(drain_rps, dtype=float)
         self.tolerance_s = np.array(tolerance_s, dtype=float)
         self.release_rps = np.array([np.inf if r is None else r for r in release_rps], dtype=float)
@@ -90,7 +104,8 @@ class Backlogs:
     def after_flow(self, st: State, step: Step) -> None:
         """Add this step's work and process what the dependencies allow."""
         i = self.owners
-        self.drain(st, step.dt_s, st.deps_ok[i] * st.own_up[i])
+        path = np.where(self.through >= 0, st.success[np.maximum(self.through, 0)], 1.0)
+        self.drain(st, step.dt_s, st.deps_ok[i] * st.own_up[i] * path)
 
     def drain(self, st: State, dt_s: float, able: np.ndarray) -> None:
         """Add `dt_s` of new work and process up to `drain_rps` x `able` (a dropped queue empties).
@@ -101,7 +116,8 @@ class Backlogs:
         dropped = st.drop_queue[self.owners]
         self.items[dropped] = 0.0
         self.deferred[dropped] = 0.0
-        new = self.rate * dt_s
+        rate = np.where(self.follows_load, st.load_rps[self.owners], self.rate)
+        new = rate * dt_s
         held = np.where(self.staged, new * (1.0 - able), 0.0)
         pace = np.where(self.staged, self.release_rps, 0.0) * able * dt_s
         released = np.minimum(self.deferred + held, pace)

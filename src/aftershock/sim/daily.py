@@ -1,0 +1,69 @@
+"""Daily load profiles: organic load that follows the clock (model key `load.daily`).
+
+A profile gives factors at local clock times in a time zone (docs/model.md); the load is `rps`
+times the factor, linear between clock times (or held until the next with `shape: steps`), the
+same every day. It is laid out once on the run's own clock: every clock time of every local day
+the run touches becomes an instant in seconds from the scenario's `start`, so daylight-saving
+changes fall where they fall (a day of 23 or 25 hours; a clock time the change skips is read with
+the offset before it). The Timeline (sim/actions.py) recomputes the organic load at the steps
+`change_steps` names: at every clock time, and at every step of a linear ramp. Between them the
+load is constant, so skipping quiet stretches stays exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+import numpy as np
+
+from aftershock.model.dynamics import Daily, time_zone
+
+
+@dataclass(frozen=True)
+class DailyProfile:
+    """A `load.daily` block laid out on a run's clock: factors at instants (seconds from start)."""
+
+    times_s: np.ndarray  # increasing; from before the run's start to after its end
+    factors: np.ndarray
+    linear: bool
+
+    @classmethod
+    def of(cls, daily: Daily, start: datetime, duration_s: float) -> DailyProfile:
+        """Lay `daily` out from a day before `start` to a day after `start + duration_s`."""
+        zone = time_zone(daily.timezone)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=zone)
+        origin = start.astimezone(UTC)
+        first = start.astimezone(zone).date() - timedelta(days=1)
+        last = (start + timedelta(seconds=duration_s)).astimezone(zone).date() + timedelta(days=1)
+        points = daily.points()
+        rows: list[tuple[float, float]] = []
+        day = first
+        while day <= last:
+            for minute, factor in points:
+                local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
+                rows.append(((local.astimezone(UTC) - origin).total_seconds(), factor))
+            day += timedelta(days=1)
+        rows.sort(key=lambda row: row[0])
+        return cls(np.array([t for t, _ in rows]), np.array([f for _, f in rows]),
+                   daily.shape == "linear")
+
+    def factor(self, t_s: float) -> float:
+        """The factor at `t_s` seconds from the start."""
+        if self.linear:
+            return float(np.interp(t_s, self.times_s, self.factors))
+        at = int(np.searchsorted(self.times_s, t_s, side="right")) - 1
+        return float(self.factors[max(at, 0)])
+
+    def change_steps(self, step_s: float, steps: int) -> np.ndarray:
+        """Steps (0 .. steps-1) at whose start the factor differs from the step before."""
+        k = np.arange(steps)
+        if self.linear:
+            # Inside a ramp every step moves; elsewhere only clock times can change anything.
+            values = np.interp(k * step_s, self.times_s, self.factors)
+        else:
+            at = np.searchsorted(self.times_s, k * step_s, side="right") - 1
+            values = self.factors[np.maximum(at, 0)]
+        moved = np.flatnonzero(np.abs(np.diff(values)) > 0) + 1
+        return moved.astype(np.int64)

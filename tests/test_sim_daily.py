@@ -1,0 +1,189 @@
+"""Daily load profiles (`load.daily`), pent-up demand (`backlog.rate: load`) and `backlog.through`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from aftershock.errors import AftershockError, ModelError
+from aftershock.model.compile import compile_model
+from aftershock.model.dynamics import Daily
+from aftershock.model.load import load_model_text
+from aftershock.sim import Simulation, load_scenario_text, simulate
+from aftershock.sim.daily import DailyProfile
+
+START = "2025-10-20T00:00:00-04:00"
+
+
+def profile(factors: dict[str, float], zone: str = "-04:00", shape: str = "linear",
+            start: str = START, hours: float = 48) -> DailyProfile:
+    daily = Daily(timezone=zone, factors=factors, shape=shape)
+    return DailyProfile.of(daily, datetime.fromisoformat(start), hours * 3600)
+
+
+def test_linear_profile_interpolates_and_wraps_over_midnight() -> None:
+    p = profile({"06:00": 1.0, "18:00": 0.5})
+    assert p.factor(6 * 3600) == pytest.approx(1.0)
+    assert p.factor(12 * 3600) == pytest.approx(0.75)  # half way from 06:00 to 18:00
+    assert p.factor(18 * 3600) == pytest.approx(0.5)
+    assert p.factor(0.0) == pytest.approx(0.75)  # half way from 18:00 back up to 06:00
+    assert p.factor(30 * 3600) == pytest.approx(1.0)  # the same every day
+
+
+def test_steps_profile_holds_each_factor_until_the_next_clock_time() -> None:
+    p = profile({"06:00": 1.0, "18:00": 0.5}, shape="steps")
+    assert p.factor(5.99 * 3600) == 0.5 and p.factor(6 * 3600) == 1.0
+    assert p.factor(17.99 * 3600) == 1.0 and p.factor(18 * 3600) == 0.5
+    # Changes happen only at the clock times: twice a day.
+    assert p.change_steps(60.0, 48 * 60).tolist() == [6 * 60, 18 * 60, 30 * 60, 42 * 60]
+
+
+def test_profile_follows_the_zone_not_the_start_offset() -> None:
+    # The scenario starts at midnight PDT; 09:00 in New York (EDT) is 06:00 PDT, 6 h in.
+    p = profile({"09:00": 1.0, "10:00": 0.0}, zone="America/New_York",
+                start="2025-10-20T00:00:00-07:00", shape="steps")
+    assert p.factor(6 * 3600 - 1) == 0.0 and p.factor(6 * 3600) == 1.0
+
+
+def test_daylight_saving_day_has_25_hours() -> None:
+    # New York falls back on 2 November 2025: noon to noon across it is 25 hours.
+    p = profile({"12:00": 1.0, "12:01": 0.0}, zone="America/New_York", shape="steps",
+                start="2025-11-01T00:00:00-04:00", hours=72)
+    rises = [t for t, f in zip(p.times_s, p.factors, strict=True) if f == 1.0 and t >= 0]
+    assert np.diff(rises)[:2].tolist() == [25 * 3600, 24 * 3600]
+
+
+MODEL = """
+version: 1
+components:
+  lb:
+    kind: load_balancer
+  db:
+    kind: datastore
+  api:
+    kind: service
+    requires: [db]
+    load: {{rps: 50, daily: {{timezone: "-04:00", shape: {shape}, factors: {factors}}}}}
+    backlog: {{rate: load, drain_rps: 100, tolerance: 10s{through}}}
+"""
+
+
+def run(factors: str, scenario: str, shape: str = "steps", through: str = "",
+        skip_quiet: bool = True, kernel: str = "numpy"):
+    graph = compile_model(load_model_text(
+        MODEL.format(shape=shape, factors=factors, through=through), "m.yaml"))
+    sc = load_scenario_text(scenario, set(graph.names))
+    return simulate(graph, sc, skip_quiet=skip_quiet, kernel=kernel)
+
+
+QUIET_DAY = f"""
+version: 1
+start: {START}
+duration: 24h
+step: 10s
+points: 24
+"""
+
+
+def test_organic_load_follows_the_profile_and_quiet_hours_are_still_skipped() -> None:
+    res = run('{"00:00": 0.2, "09:00": 1.0, "17:00": 0.6}', QUIET_DAY)
+    offered = res.series_of("api", "offered")  # hourly means
+    assert offered[3] == pytest.approx(10.0) and offered[12] == pytest.approx(50.0)
+    assert offered[20] == pytest.approx(30.0)
+    assert res.steps_skipped > 0.9 * (res.steps_skipped + res.steps_computed)
+    exact = run('{"00:00": 0.2, "09:00": 1.0, "17:00": 0.6}', QUIET_DAY, skip_quiet=False)
+    assert np.allclose(exact.series_of("api", "offered"), offered)
+
+
+def test_linear_ramps_are_followed_step_by_step() -> None:
+    res = run('{"00:00": 0.0, "12:00": 1.0}', QUIET_DAY, shape="linear")
+    offered = res.series_of("api", "offered")  # hourly means of a ramp: the mid-hour value
+    assert offered[5] == pytest.approx(50 * 5.5 / 12, rel=1e-3)
+    assert offered[18] == pytest.approx(50 * (1 - 6.5 / 12), rel=1e-3)
+    exact = run('{"00:00": 0.0, "12:00": 1.0}', QUIET_DAY, shape="linear", skip_quiet=False)
+    assert np.allclose(exact.series_of("api", "offered"), offered)
+
+
+def outage_at(clock: str) -> str:
+    return QUIET_DAY + f'faults:\n  - {{target: db, kind: outage, at: "{clock}", for: 30m}}\n'
+
+
+def test_pent_up_demand_drains_fast_at_night_and_slowly_at_the_peak() -> None:
+    """The same 30-minute outage: demand 10/s at night, 50/s by day, drained at 100/s.
+    The backlog is outage x load; it drains at 100 - load: 30 x 10/90 = 3.3 min at night,
+    30 x 50/50 = 30 min by day (less the 10 s tolerance)."""
+    factors = '{"00:00": 0.2, "09:00": 1.0, "17:00": 0.6}'
+    night = run(factors, outage_at("03:00")).windows_of("api")
+    day = run(factors, outage_at("12:00")).windows_of("api")
+    night_tail = night[-1].end_s - (3 * 3600 + 1800)
+    day_tail = day[-1].end_s - (12 * 3600 + 1800)
+    assert night_tail == pytest.approx(1800 * 10 / 90, abs=30)
+    assert day_tail == pytest.approx(1800 * 50 / 50, abs=30)
+
+
+def test_load_faults_replace_or_scale_the_profiled_load() -> None:
+    scenario = QUIET_DAY + """faults:
+  - {target: api, kind: load, at: "03:00", for: 1h, factor: 2}
+  - {target: api, kind: load, at: "12:00", for: 1h, rps: 7}
+"""
+    offered = run('{"00:00": 0.2, "09:00": 1.0}', scenario).series_of("api", "offered")
+    assert offered[3] == pytest.approx(20.0)  # 2 x (50 x 0.2)
+    assert offered[12] == pytest.approx(7.0)  # the fault says what the load is
+    assert offered[4] == pytest.approx(10.0) and offered[13] == pytest.approx(50.0)
+
+
+def test_through_slows_the_drain_instead_of_failing_every_request() -> None:
+    """Behind a load balancer that lets half its requests through, the backlog drains at
+    100 x 0.5 = 50/s: a load of 40/s stays served, 60/s falls behind and fails."""
+    scenario = QUIET_DAY + 'faults:\n  - {target: lb, kind: errors, factor: 0.5, at: "02:00", for: 2h}\n'
+    low = run('{"00:00": 0.8}', scenario, through=", through: lb")
+    high = run('{"00:00": 1.2}', scenario, through=", through: lb")
+    assert not low.windows_of("api")
+    windows = high.windows_of("api")
+    # 10/s of excess reaches the 10 s tolerance (1000 items at drain_rps 100) 100 s after
+    # 02:00; after 04:00 the 72 000 items left drain at 100 - 60 = 40/s: 30 minutes.
+    assert windows[0].start_s == pytest.approx(2 * 3600 + 100, abs=20)
+    assert windows[-1].end_s == pytest.approx(4 * 3600 + 72000 / 40, abs=60)
+
+
+def test_the_compiled_kernel_follows_the_profile_too() -> None:
+    pytest.importorskip("numba")
+    from tests.test_sim_kernel import assert_same
+
+    factors = '{"00:00": 0.2, "09:00": 1.0, "17:00": 0.6}'
+    assert_same(run(factors, outage_at("12:00"), kernel="numpy"),
+                run(factors, outage_at("12:00"), kernel="numba"))
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ('load: {rps: 1, daily: {timezone: UTC, factors: {10:00: 1}}}', '"10:00"'),
+    ('load: {rps: 1, daily: {timezone: UTC, factors: {"25:00": 1}}}', "'25:00' is not a clock time"),
+    ('load: {rps: 1, daily: {timezone: UTC, factors: {"9:00": 1, "09:00": 2}}}', "given twice"),
+    ('load: {rps: 1, daily: {timezone: UTC, factors: {}}}', "at least one clock time"),
+    ('load: {rps: 1, daily: {timezone: UTC, factors: {"09:00": -1}}}', "greater than or equal to 0"),
+    ('load: {rps: 1, daily: {timezone: Mars/Olympus, factors: {"09:00": 1}}}', "unknown time zone"),
+    ('load: {rps: 1, daily: {timezone: UTC, factors: {"09:00": 1}, shape: smooth}}', "shape"),
+    ('load: {rps: 1, daily: {timezone: UTC, factors: {"09:00": 1}, shapes: steps}}',
+     "unknown key 'shapes'"),
+    ("backlog: {rate: load, drain_rps: 2, tolerance: 1m}", "has no `load:`"),
+    ("backlog: {rate: 1, drain_rps: 2, tolerance: 1m, through: lbb}", "unknown component 'lbb'"),
+])
+def test_bad_profiles_are_located(block: str, message: str) -> None:
+    text = f"version: 1\ncomponents:\n  lb: {{}}\n  app:\n    {block}\n"
+    with pytest.raises(ModelError) as err:
+        load_model_text(text, "m.yaml")
+    assert message in str(err.value)
+    assert err.value.file == "m.yaml" and err.value.line in (4, 5)
+    assert err.value.component == "app"
+
+
+def test_a_profile_needs_a_scenario_with_a_start() -> None:
+    graph = compile_model(load_model_text(
+        MODEL.format(shape="steps", factors='{"00:00": 1}', through=""), "m.yaml"))
+    scenario = load_scenario_text("version: 1\nduration: 1h\n", set(graph.names))
+    with pytest.raises(AftershockError) as err:
+        Simulation(graph, scenario)
+    assert "no `start:`" in str(err.value) and err.value.file == "m.yaml"
+    assert err.value.line == 11 and err.value.hint and "start:" in err.value.hint
