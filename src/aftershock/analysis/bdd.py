@@ -45,8 +45,11 @@ from aftershock.analysis.zbdd import ZBDD_NODE_BYTES, CutSets, Zbdd
 class FaultTreeBDD:
     """The reduced ordered BDD of a fault tree's top event, as arrays.
 
-    `events[v]` is the basic event of variable v (v is also its level: the order is fixed);
-    node i tests `var[i]`, with edges `high[i]` (event failed) and `low[i]`.
+    `events` are the basic events, in variable order. BDD variables are the events and one per
+    module (`analysis.fault_tree_modules`): node i tests variable `var[i]`, with edges `high[i]`
+    (failed) and `low[i]`; `event_of[v]` is the index in `events` of variable v (-1 for a
+    module's); `module_roots[v]` is the edge of module variable v's function, built in the same
+    arrays. Variables are numbered in order (v is also the level), a module's own right after it.
     """
 
     tree: FaultTree
@@ -55,10 +58,12 @@ class FaultTreeBDD:
     high: np.ndarray
     low: np.ndarray
     root: int
+    event_of: np.ndarray
+    module_roots: dict[int, int]
 
     @property
     def node_count(self) -> int:
-        """Number of BDD nodes, the constant included."""
+        """Number of BDD nodes (the modules' included), the constant included."""
         return len(self.var)
 
     @classmethod
@@ -66,8 +71,13 @@ class FaultTreeBDD:
         """Compile the top event of `tree` (checked first) into a BDD within `max_memory` bytes
         (the variable order is chosen by `bdd_order.build_bdd`)."""
         check_tree(tree)
-        events, var, high, low, root = build_bdd(tree, max_memory)
-        return cls(tree, events, var, high, low, root)
+        built = build_bdd(tree, max_memory)
+        events = [a.name for a in built.variables if a.kind == "basic"]
+        event_of = np.cumsum([a.kind == "basic" for a in built.variables], dtype=np.int64) - 1
+        for v in built.module_roots:
+            event_of[v] = -1
+        return cls(tree, events, built.var, built.high, built.low, built.root, event_of,
+                   built.module_roots)
 
     # -- probability -----------------------------------------------------------------------
 
@@ -85,14 +95,26 @@ class FaultTreeBDD:
         return np.asarray(probs, dtype=float)
 
     def node_probabilities(self, p: np.ndarray) -> np.ndarray:
-        """Probability of the function of every (regular) node, given variable probabilities."""
+        """Probability of the function of every (regular) node, given event probabilities."""
+        return self._pass_up(p)[0]
+
+    def _pass_up(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Node probabilities, variable probabilities (a module's: its function's) and the
+        levels, deepest first. A module's nodes lie below its variable, so they come first."""
+        q = np.zeros(len(self.event_of), dtype=float)
+        is_event = self.event_of >= 0
+        q[is_event] = np.asarray(p, dtype=float)[self.event_of[is_event]]
         prob = np.empty(self.node_count, dtype=float)
         prob[0] = 1.0
-        for nodes in _levels_bottom_up(self.var):
-            prob[nodes] = p[self.var[nodes]] * _edge_value(prob, self.high[nodes]) + (
-                1.0 - p[self.var[nodes]]
-            ) * _edge_value(prob, self.low[nodes])
-        return prob
+        levels = _levels_bottom_up(self.var)
+        modules = self.module_roots
+        for nodes in levels:
+            v = int(self.var[nodes[0]])
+            if v in modules:
+                q[v] = _edge_value(prob, np.asarray([modules[v]]))[0]
+            qv = q[v]
+            prob[nodes] = qv * _edge_value(prob, self.high[nodes]) + (1.0 - qv) * _edge_value(prob, self.low[nodes])
+        return prob, q, levels
 
     def probability(self, p: np.ndarray | None = None) -> float:
         """Exact probability of the top event."""
@@ -102,42 +124,57 @@ class FaultTreeBDD:
         return float(_edge_value(prob, np.asarray([self.root]))[0])
 
     def birnbaum(self, p: np.ndarray) -> tuple[float, np.ndarray]:
-        """Top-event probability and dP/dp_v for every variable v (Birnbaum's marginal importance).
+        """Top-event probability and dP/dp_e for every basic event e (Birnbaum's marginal importance).
 
         One top-down pass: G[i] = dP(top)/dP(node i); each node contributes
-        G[i] * (P(high) - P(low)) to its variable's derivative.
+        G[i] * (P(high) - P(low)) to its variable's derivative. A module variable's derivative,
+        complete once its level is passed, flows into its function's root (the chain rule).
         """
-        prob = self.node_probabilities(p)
+        prob, q, levels = self._pass_up(p)
         top = float(_edge_value(prob, np.asarray([self.root]))[0])
         grad = np.zeros(self.node_count, dtype=float)
-        grad[self.root >> 1] = -1.0 if self.root & 1 else 1.0
-        mif = np.zeros(len(self.events), dtype=float)
-        for nodes in reversed(_levels_bottom_up(self.var)):
-            v = self.var[nodes]
+        grad[self.root >> 1] += -1.0 if self.root & 1 else 1.0
+        mif = np.zeros(len(self.event_of), dtype=float)
+        for nodes in reversed(levels):
+            v = int(self.var[nodes[0]])
             g = grad[nodes]
             hi, lo = self.high[nodes], self.low[nodes]
-            np.add.at(mif, v, g * (_edge_value(prob, hi) - _edge_value(prob, lo)))
-            np.add.at(grad, hi >> 1, g * p[v] * _edge_sign(hi))
-            np.add.at(grad, lo >> 1, g * (1.0 - p[v]) * _edge_sign(lo))
-        return top, mif
+            qv = q[v]
+            np.add.at(mif, self.var[nodes], g * (_edge_value(prob, hi) - _edge_value(prob, lo)))
+            np.add.at(grad, hi >> 1, g * qv * _edge_sign(hi))
+            np.add.at(grad, lo >> 1, g * (1.0 - qv) * _edge_sign(lo))
+            edge = self.module_roots.get(v)
+            if edge is not None and edge > 1:
+                grad[edge >> 1] += mif[v] * (-1.0 if edge & 1 else 1.0)
+        is_event = self.event_of >= 0
+        out = np.zeros(len(self.events), dtype=float)
+        out[self.event_of[is_event]] = mif[is_event]
+        return top, out
 
     # -- minimal cut sets ------------------------------------------------------------------
 
     def minimal_cut_sets(self, max_order: int | None = None, *, max_memory: int = DEFAULT_MAX_MEMORY) -> CutSets:
-        """The minimal cut sets of order <= max_order (all orders when None), as a ZBDD."""
-        limit = len(self.events) if max_order is None else max(0, int(max_order))
-        zbdd = Zbdd(max_nodes=max(1000, max_memory // ZBDD_NODE_BYTES))
+        """The minimal cut sets of order <= max_order (all orders when None), as a ZBDD.
+
+        Rauzy's recursion runs on the BDD with each module's variable as one element of the sets
+        (the modules' functions are false when all their events work, so the subsumption tests
+        between such sets are those between their expansions); `_expand_modules` then puts
+        each module's own cut sets in the place of its variable.
+        """
+        nvars = len(self.event_of)
+        limit = nvars if max_order is None else max(0, int(max_order))
+        max_nodes = max(1000, max_memory // ZBDD_NODE_BYTES)
+        zbdd = Zbdd(max_nodes=max_nodes)
         var, high, low = self.var.tolist(), self.high.tolist(), self.low.tolist()
         memo: dict[int, int] = {}
         without, make = zbdd.without, zbdd.node
         stride = limit + 2
-        nvars = len(self.events)
 
         def minsol(edge: int, k: int) -> int:
             if edge <= 1:
                 return 1 - edge  # TRUE -> {{}} (1), FALSE -> {} (0)
             node, neg = edge >> 1, edge & 1
-            room = nvars - var[node]  # no set below this node has more events than this
+            room = nvars - var[node]  # no set below this node has more elements than this
             if k > room:
                 k = room  # so an order limit that cannot bind does not split the memo
             key = edge * stride + k
@@ -150,9 +187,12 @@ class FaultTreeBDD:
             memo[key] = result
             return result
 
-        with _deep_recursion(4 * len(self.events) + 1000):
+        with _deep_recursion(4 * nvars + 1000):
             try:
                 root = minsol(self.root, limit)
+                if self.module_roots:
+                    families = {v: minsol(edge, limit) for v, edge in self.module_roots.items()}
+                    zbdd, root = self._expand_modules(zbdd, root, families, max_order, max_nodes)
             except MemoryError:
                 raise ResourceLimitError(
                     f"the cut-set ZBDD of '{self.tree.top}' exceeds the memory budget",
@@ -161,6 +201,48 @@ class FaultTreeBDD:
                 ) from None
         zbdd, root = zbdd.compacted(root)
         return CutSets(self.events, zbdd, root, max_order)
+
+    def _expand_modules(self, sets: Zbdd, root: int, families: dict[int, int], max_order: int | None,
+                        max_nodes: int) -> tuple[Zbdd, int]:
+        """The family `root` of `sets` (over BDD variables, a module's standing for the module)
+        with every module variable replaced by the module's own family (`families`, in `sets`
+        too), as a new store over basic events; only sets of at most max_order events kept.
+
+        A module's events come right after its variable, so its family goes in front of the
+        rest of each set (`Zbdd.attach`); no event is shared, so the products stay minimal.
+        """
+        out = Zbdd(max_nodes=max_nodes)
+        event_of = self.event_of.tolist()
+        var, hi_, lo_, make, attach = sets.var, sets.hi, sets.lo, out.node, out.attach
+        memo: dict[tuple[int, int | None], int] = {}
+        expanded: dict[int, int] = {}
+
+        def expand(n: int, room: int | None) -> int:
+            """Node n's sets, expanded, of at most `room` events (None: any)."""
+            if room is not None and room < 0:
+                return 0
+            if n <= 1:
+                return n
+            key = (n, room)
+            r = memo.get(key)
+            if r is not None:
+                return r
+            v = var[n]
+            lo = expand(lo_[n], room)
+            e = event_of[v]
+            if e >= 0:
+                r = make(e, expand(hi_[n], None if room is None else room - 1), lo)
+            else:
+                family = expanded.get(v)
+                if family is None:
+                    family = expanded[v] = expand(families[v], max_order)
+                hi = hi_[n]
+                r = attach(family, lambda taken: expand(hi, None if room is None else room - taken),
+                           lo, room)
+            memo[key] = r
+            return r
+
+        return out, expand(root, max_order)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import os
 import tempfile
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,36 @@ from aftershock.analysis.fault_tree_model import (
     Gate,
     ResourceLimitError,
 )
+from aftershock.analysis.fault_tree_modules import Modules, find_modules
 
 # What CUDD spends per node, unique table and computed table included (measured, roughly).
 _CUDD_NODE_BYTES = 128
 
 
-def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
-    """The top event's BDD under the best order found, as (events, var, high, low, root) arrays.
+@dataclass
+class BuiltBDD:
+    """The BDDs of a tree as arrays: the top event's and every module's (`analysis.fault_tree_modules`).
+
+    `variables[v]` is what variable v stands for: a basic event, or a module gate (its variable
+    is the module's function, or its complement when the module is in `modules.negated`).
+    Variables are numbered in order (v is also the level), a module's own variables right after
+    its variable. Node i tests `var[i]`; edge e = 2 * node + complemented; node 0 is TRUE.
+    `root` is the top event's edge, `module_roots[v]` the edge of module variable v's function.
+    """
+
+    variables: list[Arg]
+    var: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    root: int
+    module_roots: dict[int, int]
+
+
+def build_bdd(tree: FaultTree, max_memory: int) -> BuiltBDD:
+    """The top event's BDD (and its modules') under the best order found, as arrays.
+
+    Each module of the tree gets a variable of its own in the gates that use it, and its
+    function is built once, over its own events (`analysis.fault_tree_modules`).
 
     Every candidate order builds the same gates in the same sequence (children first), each in
     its own CUDD manager, so after the same number of gates their sizes compare like for like.
@@ -42,8 +66,9 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
     winner (early sizes can mislead: on edfpa14r the order that wins by 2x looks the worst
     early on). The candidates share the memory budget.
     """
-    orders = variable_orders(tree)
     plan = _postorder(tree)
+    modules = find_modules(tree, plan)
+    orders = variable_orders(tree, modules)
     uses = Counter(a.name for name in plan for a in tree.gates[name].args if a.kind == "gate")
 
     def hard(cap: int) -> int | None:
@@ -61,7 +86,7 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
     cap = _FIRST_CAP
     pool: list[_Candidate] = []
     for order in orders:  # managers made one at a time: most small trees need only one
-        cand = _Candidate(tree, plan, uses, order, max_memory)
+        cand = _Candidate(tree, plan, uses, order, modules, max_memory)
         advance(cand, cap, hard(cap))
         pool.append(cand)
         if cand.state == "done" and (cand.size < _TINY or not _worth_racing(cand)):
@@ -80,7 +105,7 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
             cap *= 4
             pool = []
             for order in orders:
-                cand = _Candidate(tree, plan, uses, order, max_memory)
+                cand = _Candidate(tree, plan, uses, order, modules, max_memory)
                 advance(cand, cap, hard(cap))
                 pool.append(cand)
             continue
@@ -105,8 +130,7 @@ def build_bdd(tree: FaultTree, max_memory: int) -> tuple[list[str], np.ndarray, 
                 best = cand
             pool = [best]  # the loser's manager goes
     best.manager.configure(max_memory=max_memory)  # the export may still allocate
-    var, high, low, root = _export(best.manager, best.top)
-    return best.events, var, high, low, root
+    return _export_all(best)
 
 
 def _worth_racing(best: _Candidate) -> bool:
@@ -148,11 +172,12 @@ class _Candidate:
     event's BDD, of `size` nodes) or "dead" (CUDD hit the hard limit inside a gate).
     """
 
-    def __init__(self, tree: FaultTree, plan: list[str], uses: Counter, events: list[str],
-                 max_memory: int) -> None:
+    def __init__(self, tree: FaultTree, plan: list[str], uses: Counter, variables: list[Arg],
+                 modules: Modules, max_memory: int) -> None:
         import dd.cudd as cudd
 
-        self.tree, self.plan, self.events, self.max_memory = tree, plan, events, max_memory
+        self.tree, self.plan, self.variables, self.max_memory = tree, plan, variables, max_memory
+        self.modules = modules
         self.manager = cudd.BDD(memory_estimate=min(max_memory, 2 * 1024**2),
                                  initial_cache_size=2**14)  # CUDD grows both
         self.manager.configure(reordering=False)
@@ -161,9 +186,12 @@ class _Candidate:
             _BASE_BYTES = int(_cudd_statistics(self.manager)["mem"])
         self.base = _BASE_BYTES
         # Variables are named by their index, so the DDDMP export is all numbers.
-        if events:
-            self.manager.declare(*(str(i) for i in range(len(events))))
-        self.leaf = {e: self.manager.var(str(i)) for i, e in enumerate(events)}
+        if variables:
+            self.manager.declare(*(str(i) for i in range(len(variables))))
+        self.leaf = {a.name: self.manager.var(str(i)) for i, a in enumerate(variables) if a.kind == "basic"}
+        self.module_var = {a.name: self.manager.var(str(i)) for i, a in enumerate(variables)
+                           if a.kind == "gate"}
+        self.module_fn: dict[str, object] = {}  # each module's function, once built
         self.uses = dict(uses)
         self.limit = self.base  # CUDD's memory limit at the last advance: what it may hold
         self.built: dict[str, object] = {}
@@ -219,9 +247,16 @@ class _Candidate:
                     uses[arg.name] -= 1
                     if not uses[arg.name]:
                         del built[arg.name]  # every gate using it is built
+            self.size = f.dag_size
+            if gate.name in self.module_var:
+                # The module stands as its variable in the gates that use it (for its
+                # complement when it holds when every event works).
+                negated = gate.name in self.modules.negated
+                self.module_fn[gate.name] = ~f if negated else f
+                v = self.module_var[gate.name]
+                f = ~v if negated else v
             built[gate.name] = f
             self.done += 1
-            self.size = f.dag_size
             if self.done <= last and self.size > soft_cap:
                 return  # paused
         if self.done <= last:
@@ -232,13 +267,16 @@ class _Candidate:
     def _release(self) -> None:
         self.built.clear()
         self.leaf.clear()
+        self.module_var.clear()
+        self.module_fn.clear()
 
 
-def variable_orders(tree: FaultTree) -> list[list[str]]:
+def variable_orders(tree: FaultTree, modules: Modules | None = None) -> list[list[Arg]]:
     """Candidate variable orders, each the depth-first left-most visit of the gates with the
     inputs of every gate taken: as written; gates with more events first; gates with fewer events
     first; events before gates, then smaller gates; most used first. (Each of these is 10-100x
-    better than the others on some Aralia tree.)"""
+    better than the others on some Aralia tree.) A module's variable comes where the walk enters
+    the module, right before the module's own events."""
     index: dict[str, int] = {}
     under: dict[str, int] = {}  # bitset of the basic events under each gate
     for name in _postorder(tree):
@@ -258,17 +296,19 @@ def variable_orders(tree: FaultTree) -> list[list[str]]:
         lambda a: (1, size[a.name]) if a.kind == "gate" else (0, 0),
         lambda a: -uses[a.name],
     ]
-    unique: list[list[str]] = []
+    unique: list[list[Arg]] = []
+    module_gates = modules.gates if modules is not None else frozenset()
     for key in keys:
-        order = _dfs_events(tree, key)
+        order = _dfs_events(tree, key, module_gates)
         if order not in unique:
             unique.append(order)
     return unique
 
 
-def _dfs_events(tree: FaultTree, key) -> list[str]:
+def _dfs_events(tree: FaultTree, key, module_gates: frozenset[str]) -> list[Arg]:
     seen: set[str] = {tree.top}
-    out: list[str] = []
+    seen_events: set[str] = set()
+    out: list[Arg] = []
 
     def args(name: str) -> list[Arg]:
         a = list(tree.gates[name].args)
@@ -280,11 +320,13 @@ def _dfs_events(tree: FaultTree, key) -> list[str]:
         if arg is None:
             stack.pop()
         elif arg.kind == "basic":
-            if arg.name not in seen:
-                seen.add(arg.name)
-                out.append(arg.name)
+            if arg.name not in seen_events:
+                seen_events.add(arg.name)
+                out.append(arg)
         elif arg.kind == "gate" and arg.name not in seen:
             seen.add(arg.name)
+            if arg.name in module_gates:
+                out.append(arg)
             stack.append(iter(args(arg.name)))
     return out
 
@@ -343,6 +385,65 @@ def _at_least(m, ins: list, k: int):
         for j in range(k, 0, -1):
             row[j] = ite(f, row[j - 1], row[j])
     return row[k]
+
+
+def _export_all(best: _Candidate) -> BuiltBDD:
+    """The winner's top-event BDD and module functions, in one set of arrays (the modules' nodes
+    after the top's: every function has its own variables, so they share only the constant)."""
+    var, high, low, root = _export(best.manager, best.top)
+    parts_var, parts_high, parts_low = [var], [high], [low]
+    module_roots: dict[int, int] = {}
+    n = len(var)
+    index = {a.name: i for i, a in enumerate(best.variables) if a.kind == "gate"}
+    for name, fn in best.module_fn.items():
+        if fn.dag_size <= _WALK_UP_TO:
+            v, h, lo, r = _walk(best.manager, fn)
+        else:
+            v, h, lo, r = _export(best.manager, fn)
+        # Node j >= 1 of the part becomes node n + j - 1; node 0 (the constant) stays.
+        shift = 2 * (n - 1)
+        parts_var.append(v[1:])
+        parts_high.append(np.where(h[1:] > 1, h[1:] + shift, h[1:]))
+        parts_low.append(np.where(lo[1:] > 1, lo[1:] + shift, lo[1:]))
+        module_roots[index[name]] = r + shift if r > 1 else r
+        n += len(v) - 1
+    return BuiltBDD(best.variables, np.concatenate(parts_var), np.concatenate(parts_high),
+                    np.concatenate(parts_low), root, module_roots)
+
+
+# Module functions up to this many nodes are copied node by node (a DDDMP file costs ~0.2 ms).
+_WALK_UP_TO = 2_000
+
+
+def _walk(manager, fn) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """`_export` for a small function, walking its nodes from Python (children first)."""
+    one = int(manager.true) & ~1
+    ids = {one: 0}
+    var, high, low = [-1], [0], [0]
+    stack = [fn]
+    while stack:
+        f = stack[-1]
+        p = int(f) & ~1
+        if p in ids:
+            stack.pop()
+            continue
+        hi, lo = f.high, f.low  # the node's own children: the edge's complement not applied
+        ph, pl = int(hi), int(lo)
+        waiting = False
+        for child, q in ((lo, pl), (hi, ph)):
+            if q & ~1 not in ids:
+                stack.append(child)
+                waiting = True
+        if waiting:
+            continue
+        stack.pop()
+        ids[p] = len(var)
+        var.append(int(f.var))
+        high.append(2 * ids[ph & ~1] + (ph & 1))
+        low.append(2 * ids[pl & ~1] + (pl & 1))
+    r = int(fn)
+    return (np.asarray(var, dtype=np.int64), np.asarray(high, dtype=np.int64),
+            np.asarray(low, dtype=np.int64), 2 * ids[r & ~1] + (r & 1))
 
 
 def _export(manager, top) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

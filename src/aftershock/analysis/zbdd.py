@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,6 +179,36 @@ class Zbdd:
             return r
 
         return node, without
+
+    def attach(self, front: int, rest: Callable[[int], int], lo: int, limit: int | None = None) -> int:
+        """{A + B : A in front, B in rest(|A|), |A| <= limit (None: any)} + lo.
+
+        Every variable of `front` comes before every variable of the rest and of lo, and `front`
+        does not hold the empty set: a module's cut sets in front of the rest of a cut set.
+        `rest(a)` is the family that may follow a set of a elements (smaller when an order
+        limit applies).
+        """
+        memo: dict[tuple[int, int, int], int] = {}
+        var, hi_, lo_, node = self.var, self.hi, self.lo, self.node
+        count = limit is not None
+
+        def rec(n: int, taken: int, tail: int) -> int:
+            if n == 0:
+                return tail
+            if n == 1:
+                if tail != 0:
+                    raise ValueError("the family in front holds the empty set")
+                return rest(taken)
+            if count and taken > limit:
+                return 0  # (only below a high edge, where tail is 0) every set is too large
+            key = (n, taken, tail)
+            r = memo.get(key)
+            if r is None:
+                r = node(var[n], rec(hi_[n], taken + 1 if count else 0, 0), rec(lo_[n], taken, tail))
+                memo[key] = r
+            return r
+
+        return rec(front, 0, lo)
 
     def compacted(self, root: int) -> tuple[Zbdd, int]:
         """A store holding only the nodes under root, and root's id in it.
