@@ -150,3 +150,52 @@ def test_kernel_choice() -> None:
     assert Simulation(graph, sc, kernel="numba").compiled is not None
     with pytest.raises(ValueError, match="kernel must be one of"):
         Simulation(graph, sc, kernel="fortran")
+
+
+def test_compiled_stretches_agree_with_single_steps_and_numpy() -> None:
+    """Stretches of steps in one compiled call (kernel_loops._run) end at events and at any
+    changed OK/degraded/down code; one-step actions (restart, drop_queue) last one step."""
+    bench, doc = generated(COMPILED_FROM + 200)
+    graph = compile_model(load_model_text(json.dumps(doc), "generated.json"))
+    record, store = bench.popular(doc, "dns_record"), bench.popular(doc, "datastore")
+    sc = load_scenario_text(f"""
+version: 1
+duration: 30m
+step: 1s
+faults:
+  - {{target: {record}, kind: dns_servfail, at: +2m, for: 4m}}
+  - {{target: {store}, kind: capacity, factor: 0.2, at: +1m, for: 12m}}
+  - {{target: {store}, kind: latency, delay: 1500ms, at: +8m, for: 3m}}
+actions:
+  - {{at: +5m, kind: throttle, target: {store}, rps: 100}}
+  - {{at: +6m, kind: drop_queue, target: {store}}}
+  - {{at: +7m, kind: relax, target: {store}}}
+  - {{at: +10m, kind: restart, target: {store}}}
+""", set(graph.names))
+    stepped = Simulation(graph, sc, skip_quiet=False, kernel="numba")
+    while not stepped.done:
+        stepped.step()
+    assert stepped.computed == sc.steps
+    whole = Simulation(graph, sc, skip_quiet=False, kernel="numba")
+    whole.run_to(sc.steps)
+    assert whole.computed == sc.steps and whole.stretches < sc.steps // 4  # long stretches
+    reference = simulate(graph, sc, kernel="numpy", skip_quiet=False)
+    assert sum(1 for w in reference.windows.values() if w) > 10
+    assert_same(reference, whole.result())
+    assert_same(reference, stepped.result())
+    skipping = (simulate(graph, sc, kernel="numpy"), simulate(graph, sc, kernel="numba"))
+    assert skipping[0].steps_skipped > 0
+    assert_same(*skipping)
+    assert skipping[1].to_dict()["windows"] == reference.to_dict()["windows"]
+
+
+def test_stretches_only_without_python_mechanisms_budgets_or_breakers() -> None:
+    graph = compile_model(load_model(EXAMPLES / "m7-lease.yaml"))
+    sc = load_scenario(EXAMPLES / "m7-store-outage.yaml", set(graph.names))
+    assert not Simulation(graph, sc, kernel="numba")._stretchable  # leases run in Python
+    graph = compile_model(load_model(EXAMPLES / "m2-isaacs-q35.yaml"))
+    sc = load_scenario(EXAMPLES / "m2-load-spike.yaml", set(graph.names))
+    sim = Simulation(graph, sc, kernel="numba", skip_quiet=False)
+    assert sim._stretchable
+    sim.run()
+    assert 0 < sim.stretches < sim.computed

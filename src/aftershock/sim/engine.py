@@ -206,6 +206,7 @@ class Simulation:
         self.k = 0
         self.computed = 0
         self.skipped = 0
+        self.stretches = 0  # compiled calls that took several steps at once (`_stretch`)
         self._previous: list[np.ndarray] | None = None
         self._dns = next((m for m in self.mechanisms if isinstance(m, DnsCaches)), None)
         self._stretchable = (fast and not self.retries.budgets and not self.retries.breakers
@@ -278,6 +279,7 @@ class Simulation:
         if k < end:
             self.recorder.record(st, Step(k, k * dt, dt))
             k += 1
+        self.stretches += 1
         self.computed += k - self.k
         self.k = k
 

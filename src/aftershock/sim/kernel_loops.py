@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from aftershock.sim.queue import BIG
 from aftershock.sim.state import NEVER_S
 
 _jit = njit(cache=True, error_model="numpy", nogil=True)
@@ -55,16 +56,21 @@ def _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle, own
            service_rate, wait_s, service_latency_s):
     """queue.serve, in place: `queue` and `served` are last step's on entry, this step's after."""
     for i in range(offered.shape[0]):
+        queued_here = has_queue[i]
+        if queued_here:
+            b, pi, r, w, lim = base[i], per[i], rps[i], workers[i], limit[i]
+        else:  # what Capacities.of gives a component without `capacity:`, read as constants
+            b, pi, r, w, lim = 1.0, 0.0, BIG, BIG, BIG
         q0 = 0.0 if drop_queue[i] else queue[i]
         took_in = _min(offered[i], throttle[i]) * own_up[i]
-        latency = base[i] + per[i] * (q0 + served[i] * base[i])
-        by_rps = rps[i] * base[i] / latency
-        by_workers = workers[i] / (latency + call_time[i])
+        latency = b + pi * (q0 + served[i] * b)
+        by_rps = r * b / latency
+        by_workers = w / (latency + call_time[i])
         rate = _min(by_rps, by_workers) * (capacity_factor[i] * own_up[i])
         queued = q0 + took_in * dt
-        out = _min(queued, rate * dt) / dt if has_queue[i] else took_in
+        out = _min(queued, rate * dt) / dt if queued_here else took_in
         q = queued - out * dt
-        overflow = _max(q - limit[i], 0.0)
+        overflow = _max(q - lim, 0.0)
         q -= overflow
         taken = took_in - overflow / dt
         if offered[i] > 0:
@@ -76,7 +82,7 @@ def _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle, own
         queue[i] = q
         service_rate[i] = rate
         wait_s[i] = q / _max(rate, 1e-12) if q > 0 else 0.0
-        service_latency_s[i] = (latency if has_queue[i] else 0.0) + added_latency[i]
+        service_latency_s[i] = (latency if queued_here else 0.0) + added_latency[i]
 
 
 @_jit
@@ -212,18 +218,20 @@ def _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_o
     size, width = pools.shape[0], pools.shape[1]
     has_backoff = backoff_s.shape[1] > 0
     for e in range(size):
-        j, timeout = callee[e], timeout_s[e]
-        answered = _min(latency_s[j], timeout)
-        slow = _min(blackhole[j] + 1.0 - in_time[e], 1.0)
-        notice = answered + slow * (timeout - answered)
         fail = 1.0 - p[e]
         rate = per_request[e] * send_rps[caller[e]]  # attempt k+1 per second, k = 0 first
         first[e] = rate
         tot, want = rate, 0.0
+        notice, noticed = 0.0, False
         for k in range(width):
-            delay = _max(notice + backoff_s[e, k], dt) if has_backoff else 1.0
             leaving = 0.0
-            if pools[e, k] != 0.0:  # most pools are empty: skip the exp
+            if pools[e, k] != 0.0:  # most pools are empty: skip the delay and the exp
+                if has_backoff and not noticed:
+                    j, timeout = callee[e], timeout_s[e]
+                    answered = _min(latency_s[j], timeout)
+                    slow = _min(blackhole[j] + 1.0 - in_time[e], 1.0)
+                    notice, noticed = answered + slow * (timeout - answered), True
+                delay = _max(notice + backoff_s[e, k], dt) if has_backoff else 1.0
                 leaving = pools[e, k] * (1.0 - np.exp(-dt / delay))
                 pools[e, k] -= leaving
             f = rate * fail * (1.0 if pool_open[e, k] else 0.0)
@@ -374,15 +382,15 @@ def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan
     local, capacity_factor, extra_rps, extra_timeout_s = state[1], state[2], state[4], state[5]
     drop_queue, revive, offered, queue = state[8], state[9], state[11], state[15]
     success, goodput = state[24], state[25]
+    capacity_factor[:] = base_capacity  # State.reset_factors, then Timeline.factors: fixed
+    extra_rps[:] = 0.0  # between events, and no mechanism here adds work
+    extra_timeout_s[:] = NEVER_S
     for k in range(k0, k1):
         t_s = k * dt
-        if k > k0:  # Timeline.apply between events: one-step actions are over
+        if k == k0 + 1:  # Timeline.apply between events: one-step actions are over
             drop_queue[:] = False
             revive[:] = False
-        local[:] = base_local  # State.reset_factors, then Timeline.factors
-        capacity_factor[:] = base_capacity
-        extra_rps[:] = 0.0
-        extra_timeout_s[:] = NEVER_S
+        local[:] = base_local
         if has_dns:  # DnsCaches.before_flow
             clock += 1
             _dns_tick(clock, ring, t_s, failing_code, negative, servfail_since_s, stale_s,
@@ -395,11 +403,10 @@ def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan
         for e in range(callee.shape[0]):
             sent[e] = total[e]
             incoming[callee[e]] += sent[e]
-        if _down_changed(success, down_below, codes):  # Recorder.record
-            return k, clock
-        now = _codes(success, down_below, degraded_below, soft)
-        for i in range(now.shape[0]):
-            if now[i] != codes[i]:
+        for i in range(success.shape[0]):  # Recorder.record: a changed code needs Python
+            x = success[i]
+            code = 2 if x < down_below else (1 if x < degraded_below or soft[i] else 0)
+            if code != codes[i]:
                 return k, clock
         b = k // per_point
         _tally(paying, revenue_per_s, degraded_loss, success, codes, dt, 1, loss, sums[:, b, :],
