@@ -21,6 +21,7 @@ dropped, as SCRAM does without --prime-implicants).
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import dataclass
 
@@ -71,7 +72,8 @@ class FaultTreeBDD:
         """Compile the top event of `tree` (checked first) into a BDD within `max_memory` bytes
         (the variable order is chosen by `bdd_order.build_bdd`)."""
         check_tree(tree)
-        built = build_bdd(tree, max_memory)
+        with _collector_paused():
+            built = build_bdd(tree, max_memory)
         events = [a.name for a in built.variables if a.kind == "basic"]
         event_of = np.cumsum([a.kind == "basic" for a in built.variables], dtype=np.int64) - 1
         for v in built.module_roots:
@@ -187,11 +189,38 @@ class FaultTreeBDD:
             memo[key] = result
             return result
 
-        with _deep_recursion(4 * nvars + 1000):
+        # Without an order limit the memo is keyed by the edge alone, in a list.
+        done = [-1] * (2 * self.node_count)
+        done[0], done[1] = 1, 0
+
+        def minsol_all(edge: int) -> int:
+            node, neg = edge >> 1, edge & 1
+            e = low[node] ^ neg
+            lo = done[e]
+            if lo < 0:
+                lo = minsol_all(e)
+            e = high[node] ^ neg
+            hi = done[e]
+            if hi < 0:
+                hi = minsol_all(e)
+            if hi and lo:
+                hi = without(hi, lo)
+            result = make(var[node], hi, lo) if hi else lo
+            done[edge] = result
+            return result
+
+        if max_order is None:
+            def solve(edge: int) -> int:
+                return done[edge] if done[edge] >= 0 else minsol_all(edge)
+        else:
+            def solve(edge: int) -> int:
+                return minsol(edge, limit)
+
+        with _deep_recursion(4 * nvars + 1000), _collector_paused():
             try:
-                root = minsol(self.root, limit)
+                root = solve(self.root)
                 if self.module_roots:
-                    families = {v: minsol(edge, limit) for v, edge in self.module_roots.items()}
+                    families = {v: solve(edge) for v, edge in self.module_roots.items()}
                     zbdd, root = self._expand_modules(zbdd, root, families, max_order, max_nodes)
             except MemoryError:
                 raise ResourceLimitError(
@@ -199,7 +228,7 @@ class FaultTreeBDD:
                     file=self.tree.source,
                     hint="set a lower --max-order, or raise --max-memory",
                 ) from None
-        zbdd, root = zbdd.compacted(root)
+            zbdd, root = zbdd.compacted(root)
         return CutSets(self.events, zbdd, root, max_order)
 
     def _expand_modules(self, sets: Zbdd, root: int, families: dict[int, int], max_order: int | None,
@@ -269,6 +298,20 @@ def _levels_bottom_up(var: np.ndarray) -> list[np.ndarray]:
     levels = var[nodes]
     bounds = np.flatnonzero(np.diff(levels)) + 1
     return np.split(nodes, bounds)
+
+
+class _collector_paused:
+    """Pause Python's cyclic garbage collector: the BDD and ZBDD stages allocate millions of
+    small tuples and lists, none in a cycle, and each full collection walks all of them (and
+    everything the imports left) for nothing."""
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
 
 
 class _deep_recursion:
