@@ -56,6 +56,7 @@ class CompiledFlow:
     fo_primary: np.ndarray  # -1: no failover
     fo_seconds: np.ndarray
     call_ptr: np.ndarray  # edges call_ptr[q]:call_ptr[q + 1] are the calls of position q
+    grouped: np.ndarray  # the node is an any_of, k_of_n or failover group (bool)
     callee_rank: np.ndarray
 
     @classmethod
@@ -100,9 +101,11 @@ class CompiledFlow:
                     calls[lo + p] = b - a
         call_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(calls, out=call_ptr[1:])
+        grouped = np.array([bool(b) for b in best], dtype=bool) | (vote_k > 0) | (fo_primary >= 0)
         _loops()  # import numba now (slow once); each loop compiles, or loads its cache, on first call
         return cls(order.astype(np.int64), stage_lo, cyclic, n_labels, label, *_csr(gates),
                    *_csr(best), *_csr(vote), vote_k, fo_primary, fo_seconds, call_ptr,
+                   grouped,
                    callee_rank.astype(np.int64))
 
     def flow(self, cap, st, retries, incoming: np.ndarray, organic_timeout_s: np.ndarray,
@@ -155,7 +158,8 @@ class CompiledFlow:
         """The stage plan as the loops take it."""
         return (self.order, self.stage_lo, self.cyclic, self.n_labels, self.label, self.gate_ptr,
                 self.gate_idx, self.best_ptr, self.best_idx, self.vote_ptr, self.vote_idx,
-                self.vote_k, self.fo_primary, self.fo_seconds, self.call_ptr, self.callee_rank)
+                self.vote_k, self.fo_primary, self.fo_seconds, self.call_ptr, self.grouped,
+                self.callee_rank)
 
 
 def _capacities(cap) -> tuple[np.ndarray, ...]:

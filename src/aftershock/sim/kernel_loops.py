@@ -87,14 +87,14 @@ def _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle, own
 
 @_jit
 def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx,
-                vote_ptr, vote_idx, vote_k, fo_primary, fo_seconds, call_ptr,
+                vote_ptr, vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, grouped,
                 own_up, local, accept, avail, wait_s, service_latency_s, latency_s, blackhole,
                 revive, callee_rank, callee, timeout_s, ramp_width_s, retries, allow,
                 first_backoff_s, hard, closed, use_closed, t_s, down_below, failover_since,
                 deps_ok, call_time_s, in_time_out, p_out):
     n = order.shape[0]
     ready, latency = np.empty(n), np.empty(n)
-    deps_buf, avail_buf, call_buf = np.empty(n), np.empty(n), np.empty(n)
+    avail_buf = np.empty(n)  # a cyclic stage compares the new values with the old ones
     weakest, was = np.empty(n), np.empty(n)
     revived = np.zeros(n, dtype=np.bool_)
     votes = np.empty(n)
@@ -112,25 +112,26 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
                 for x in range(a + 1, b):
                     m = _min(m, ready[gate_idx[x]])
                 d = m
-            a, b = best_ptr[q], best_ptr[q + 1]
-            if b > a:
-                m = ready[best_idx[a]]
-                for x in range(a + 1, b):
-                    m = _max(m, ready[best_idx[x]])
-                d = _min(d, m)
-            k = vote_k[q]
-            if k > 0:
-                a, b = vote_ptr[q], vote_ptr[q + 1]
-                kth = _kth_largest(ready, vote_idx, a, b, k, votes) if b - a >= k else -1.0
-                d = _min(d, _max(kth, 0.0))
-            pr = fo_primary[q]
-            if pr >= 0:
-                g = order[q]
-                primary_ok = ready[pr] >= down_below
-                since = np.inf if primary_ok else _min(failover_since[g], t_s)
-                failover_since[g] = since
-                if (not primary_ok) and (t_s - since < fo_seconds[q]):
-                    d = _min(d, ready[pr])
+            if grouped[q]:  # any_of / k_of_n / failover: few nodes, skip three tests for the rest
+                a, b = best_ptr[q], best_ptr[q + 1]
+                if b > a:
+                    m = ready[best_idx[a]]
+                    for x in range(a + 1, b):
+                        m = _max(m, ready[best_idx[x]])
+                    d = _min(d, m)
+                k = vote_k[q]
+                if k > 0:
+                    a, b = vote_ptr[q], vote_ptr[q + 1]
+                    kth = _kth_largest(ready, vote_idx, a, b, k, votes) if b - a >= k else -1.0
+                    d = _min(d, _max(kth, 0.0))
+                pr = fo_primary[q]
+                if pr >= 0:
+                    g = order[q]
+                    primary_ok = ready[pr] >= down_below
+                    since = np.inf if primary_ok else _min(failover_since[g], t_s)
+                    failover_since[g] = since
+                    if (not primary_ok) and (t_s - since < fo_seconds[q]):
+                        d = _min(d, ready[pr])
             call_time = 0.0
             a, b = call_ptr[q], call_ptr[q + 1]
             if b > a:
@@ -159,8 +160,8 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
                 d *= prod
                 call_time = took_sum
             g = order[q]
-            deps_buf[q] = d
-            call_buf[q] = call_time
+            deps_ok[g] = d
+            call_time_s[g] = call_time
             avail_buf[q] = (own_up[g] * local[g]) * d
         if cyclic[s]:  # members of a hard cycle succeed no more than its weakest; dead stays dead
             nl = n_labels[s]
@@ -176,16 +177,12 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             for q in range(lo, hi):
                 x = label[q]
                 avail_buf[q] = weakest[x] if (was[x] > 1e-6 or revived[x]) else 0.0
-        for q in range(lo, hi):
+        for q in range(lo, hi):  # nothing reads these nodes' old avail or latency from here on
             g = order[q]
-            deps_ok[g] = deps_buf[q]
-            call_time_s[g] = call_buf[q]
-            latency[q] = (wait_s[g] + service_latency_s[g]) + call_buf[q]
+            avail[g] = avail_buf[q]
+            latency[q] = (wait_s[g] + service_latency_s[g]) + call_time_s[g]
+            latency_s[g] = latency[q]
             ready[q] = accept[g] * avail_buf[q]
-    for q in range(n):
-        g = order[q]
-        avail[g] = avail_buf[q]
-        latency_s[g] = latency[q]
 
 
 @_jit
@@ -336,7 +333,7 @@ def _flow(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_
     serve, stage pass, outcome, what callers send, pool movement. Budgets and breakers are left
     to retry.py (`failed`, `wanted`, `total`, `first` of `calls` are written for them)."""
     (order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx, vote_ptr,
-     vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, callee_rank) = plan
+     vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, grouped, callee_rank) = plan
     has_queue, rps, workers, base, per, limit = cap
     (callee, caller, timeout_s, ramp_width_s, retries, first_backoff_s, hard, backoff_s,
      per_request, pool_open) = edges
@@ -351,7 +348,8 @@ def _flow(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_
            call_time_s, capacity_factor, added_latency_s, drop_queue, queue, served, accept,
            admitted, service_rate, wait_s, service_latency_s)
     _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx,
-                vote_ptr, vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, own_up, local,
+                vote_ptr, vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, grouped, own_up,
+                local,
                 accept, avail, wait_s, service_latency_s, latency_s, blackhole, revive,
                 callee_rank, callee, timeout_s, ramp_width_s, retries, allow, first_backoff_s,
                 hard, closed, use_closed, t_s, down_below, failover_since, deps_ok, call_time_s,
