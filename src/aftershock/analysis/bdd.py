@@ -21,13 +21,13 @@ dropped, as SCRAM does without --prime-implicants).
 
 from __future__ import annotations
 
-import gc
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from aftershock.analysis.bdd_order import build_bdd
+from aftershock.analysis.fault_tree_gc import collector_paused
 from aftershock.analysis.fault_tree_model import (
     DEFAULT_MAX_MEMORY,
     FaultTree,
@@ -72,7 +72,7 @@ class FaultTreeBDD:
         """Compile the top event of `tree` (checked first) into a BDD within `max_memory` bytes
         (the variable order is chosen by `bdd_order.build_bdd`)."""
         check_tree(tree)
-        with _collector_paused():
+        with collector_paused():
             built = build_bdd(tree, max_memory)
         events = [a.name for a in built.variables if a.kind == "basic"]
         event_of = np.cumsum([a.kind == "basic" for a in built.variables], dtype=np.int64) - 1
@@ -216,7 +216,7 @@ class FaultTreeBDD:
             def solve(edge: int) -> int:
                 return minsol(edge, limit)
 
-        with _deep_recursion(4 * nvars + 1000), _collector_paused():
+        with _deep_recursion(4 * nvars + 1000), collector_paused():
             try:
                 root = solve(self.root)
                 if self.module_roots:
@@ -298,20 +298,6 @@ def _levels_bottom_up(var: np.ndarray) -> list[np.ndarray]:
     levels = var[nodes]
     bounds = np.flatnonzero(np.diff(levels)) + 1
     return np.split(nodes, bounds)
-
-
-class _collector_paused:
-    """Pause Python's cyclic garbage collector: the BDD and ZBDD stages allocate millions of
-    small tuples and lists, none in a cycle, and each full collection walks all of them (and
-    everything the imports left) for nothing."""
-
-    def __enter__(self) -> None:
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.was_enabled:
-            gc.enable()
 
 
 class _deep_recursion:
