@@ -24,6 +24,7 @@ from pathlib import Path
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
+from aftershock.analysis.fault_tree_gc import collector_paused
 from aftershock.analysis.fault_tree_model import (
     Arg,
     FaultTree,
@@ -146,17 +147,18 @@ def read_fault_tree(paths: list[str | Path] | str | Path, top: str | None = None
         paths = [paths]
     if not paths:
         raise FaultTreeError("no MEF file given")
-    defs = _Definitions()
-    for path in paths:
-        root = parse_xml(path)
-        if root.tag != "opsa-mef":
-            raise root.error("the root element of an MEF file must be <opsa-mef>",
-                             hint="is this an Open-PSA MEF file?")
-        _collect(root, defs)
-    if not defs.gates:
-        raise FaultTreeError("no gate is defined", file=str(paths[0]),
-                             hint="a fault tree is a <define-fault-tree> holding <define-gate>s")
-    return _assemble(defs, top, mission_time_h, str(paths[0]))
+    with collector_paused():  # thousands of acyclic elements: see analysis.fault_tree_gc
+        defs = _Definitions()
+        for path in paths:
+            root = parse_xml(path)
+            if root.tag != "opsa-mef":
+                raise root.error("the root element of an MEF file must be <opsa-mef>",
+                                 hint="is this an Open-PSA MEF file?")
+            _collect(root, defs)
+        if not defs.gates:
+            raise FaultTreeError("no gate is defined", file=str(paths[0]),
+                                 hint="a fault tree is a <define-fault-tree> holding <define-gate>s")
+        return _assemble(defs, top, mission_time_h, str(paths[0]))
 
 
 def _collect(container: Element, defs: _Definitions) -> None:
