@@ -95,6 +95,7 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
     n = order.shape[0]
     ready, latency = np.empty(n), np.empty(n)
     avail_buf = np.empty(n)  # a cyclic stage compares the new values with the old ones
+    ok_buf, took_buf = np.empty(callee.shape[0]), np.empty(callee.shape[0])
     weakest, was = np.empty(n), np.empty(n)
     revived = np.zeros(n, dtype=np.bool_)
     votes = np.empty(n)
@@ -104,6 +105,24 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
         latency[q] = latency_s[g]
     for s in range(stage_lo.shape[0] - 1):
         lo, hi = stage_lo[s], stage_lo[s + 1]
+        for e in range(call_ptr[lo], call_ptr[hi]):  # Retries.calls: the stage's edges first,
+            c = callee_rank[e]                      # independent of each other
+            timeout, lat = timeout_s[e], latency[c]
+            in_time = _ramp(timeout - lat, ramp_width_s[e])
+            in_time_out[e] = in_time
+            p = ready[c] * in_time
+            if use_closed:
+                p = p * closed[e]
+            p_out[e] = p
+            attempt = _min(lat + blackhole[callee[e]] * timeout, timeout)
+            if p == 1.0:  # the usual case, exactly as below without pow and division
+                ok, expected = 1.0, 1.0
+            else:
+                tries = 1.0 + retries[e] * allow[e]
+                ok = 1.0 - (1.0 - p) ** tries
+                expected = ok / _max(p, 1e-9) if p > 1e-9 else tries
+            took_buf[e] = expected * attempt + _max(expected - 1.0, 0.0) * first_backoff_s[e]
+            ok_buf[e] = ok if hard[e] else 1.0
         for q in range(lo, hi):  # read only what earlier stages (and last step) wrote
             d = 1.0
             a, b = gate_ptr[q], gate_ptr[q + 1]
@@ -135,28 +154,10 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             call_time = 0.0
             a, b = call_ptr[q], call_ptr[q + 1]
             if b > a:
-                prod, took_sum = 1.0, 0.0
-                for e in range(a, b):  # Retries.calls, one edge at a time
-                    c = callee_rank[e]
-                    timeout, lat = timeout_s[e], latency[c]
-                    in_time = _ramp(timeout - lat, ramp_width_s[e])
-                    in_time_out[e] = in_time
-                    p = ready[c] * in_time
-                    if use_closed:
-                        p = p * closed[e]
-                    p_out[e] = p
-                    tries = 1.0 + retries[e] * allow[e]
-                    attempt = _min(lat + blackhole[callee[e]] * timeout, timeout)
-                    if p == 1.0:  # the usual case, exactly as below without pow and division
-                        ok, expected = 1.0, 1.0
-                    else:
-                        ok = 1.0 - (1.0 - p) ** tries
-                        expected = ok / _max(p, 1e-9) if p > 1e-9 else tries
-                    took = expected * attempt + _max(expected - 1.0, 0.0) * first_backoff_s[e]
-                    if not hard[e]:
-                        ok = 1.0
-                    prod = ok if e == a else prod * ok
-                    took_sum = took if e == a else took_sum + took
+                prod, took_sum = ok_buf[a], took_buf[a]
+                for e in range(a + 1, b):
+                    prod *= ok_buf[e]
+                    took_sum += took_buf[e]
                 d *= prod
                 call_time = took_sum
             g = order[q]
