@@ -48,10 +48,8 @@ def test_replay_reproduces_the_core_chain(as_recorded: ReplayResult) -> None:
     assert missed == MISSED
 
 
-@pytest.mark.slow
-def test_pent_up_demand_cannot_explain_the_sts_miss() -> None:
-    """docs/replay.md: a backlog of STS's own would delay its end after the NLB window (09:59), but
-    it builds in the first window too and moves STS's 01:19 recovery half an hour late."""
+def replay_with_sts(sts: dict) -> ReplayResult:
+    """The replay with STS's model entry replaced by `sts` (the attempts docs/replay.md records)."""
     import copy
 
     import yaml
@@ -63,13 +61,55 @@ def test_pent_up_demand_cannot_explain_the_sts_miss() -> None:
 
     incident = load_incident(INCIDENT)
     data = copy.deepcopy(read_document(incident.model_path).data)
-    data["components"]["sts"]["backlog"] = {"rate": 26, "drain_rps": 100, "tolerance": "5s"}
-    graph = compile_model(load_model_text(yaml.safe_dump(data, sort_keys=False), path="pent-up"))
+    data["components"]["sts"] = sts
+    graph = compile_model(load_model_text(yaml.safe_dump(data, sort_keys=False), path="sts-variant"))
     scenario = _scenario(incident, graph, None)
-    out = _compare(incident, run_incident(incident, graph, scenario), scenario)
+    return _compare(incident, run_incident(incident, graph, scenario), scenario)
+
+
+@pytest.mark.slow
+def test_pent_up_demand_cannot_explain_the_sts_miss() -> None:
+    """docs/replay.md: a backlog of STS's own would delay its end after the NLB window (09:59), but
+    it builds in the first window too and moves STS's 01:19 recovery half an hour late."""
+    out = replay_with_sts({"requires": ["ddb-internal", "nlb"],
+                           "backlog": {"rate": 26, "drain_rps": 100, "tolerance": "5s"}})
     first = by_service(out)["sts"][0]
     assert first.end_error_s is not None and first.end_error_s > 20 * 60
     assert not first.within_tolerance
+
+
+# Demand by time of day (docs/replay.md, third attempt), factors of the peak at New York time.
+# Arbor Networks 2009, North American ISP traffic: never below half the peak, as high at 02:00
+# as at 09:00, rising from 07:00, a smaller peak at 16:00, the highest at 23:00.
+ARBOR_WEB = {"00:00": 0.9, "02:00": 0.7, "05:00": 0.5, "07:00": 0.5, "09:00": 0.7,
+             "16:00": 0.85, "18:00": 0.75, "20:00": 0.75, "23:00": 1.0}
+# A business day (telephony time-of-day curve): rising from 09:00 to noon, lunch, 14:00 again,
+# tailing off from 16:00, quiet after 18:00 (the shape is published, these factors are ours).
+BUSINESS_DAY = {"00:00": 0.1, "08:00": 0.1, "09:00": 0.5, "12:00": 1.0, "13:00": 0.7,
+                "14:00": 1.0, "16:00": 0.8, "18:00": 0.2}
+
+
+def sts_by_time_of_day(factors: dict[str, float], peak_utilisation: float) -> dict:
+    """STS behind the NLB: its credential demand follows the clock and waits when unserved (a
+    backlog fed by its load, clients waiting up to 5 minutes), drained at its capacity times the
+    share of the NLB that works."""
+    return {"requires": ["ddb-internal"],
+            "load": {"rps": 100 * peak_utilisation,
+                     "daily": {"timezone": "America/New_York", "factors": factors}},
+            "backlog": {"rate": "load", "drain_rps": 100, "tolerance": "5m", "through": "nlb"}}
+
+
+@pytest.mark.slow
+def test_demand_by_time_of_day_hinges_on_an_unpublished_shape() -> None:
+    """docs/replay.md, third attempt: web traffic is too high at night for 01:19; a business
+    day reproduces both STS windows, but only while demand still rises at 11:30 New York time."""
+    web = by_service(replay_with_sts(sts_by_time_of_day(ARBOR_WEB, 0.65)))["sts"]
+    assert web[0].end_error_s is not None and web[0].end_error_s > 30 * 60
+    business = replay_with_sts(sts_by_time_of_day(BUSINESS_DAY, 0.68))
+    assert business.reproduced_count == 12
+    peak_at_11 = {k: v for k, v in BUSINESS_DAY.items() if k != "12:00"} | {"11:00": 1.0}
+    second = by_service(replay_with_sts(sts_by_time_of_day(peak_at_11, 0.68)))["sts"][1]
+    assert second.start_error_s is not None and second.start_error_s < -30 * 60
 
 
 @pytest.mark.slow
