@@ -12,6 +12,8 @@ from aftershock.sim.queue import BIG
 from aftershock.sim.state import NEVER_S
 
 _jit = njit(cache=True, error_model="numpy", nogil=True)
+_u = np.uint64  # an index read from an array, as unsigned: numba then skips the negative-index
+#                 wrap-around test on every access (-20% on the stage pass); all are >= 0
 
 
 @_jit
@@ -41,7 +43,7 @@ def _kth_largest(values, idx, a, b, k, buf):
     """The k-th largest of values[idx[a:b]] (insertion sort into `buf`, no allocation)."""
     m = b - a
     for x in range(m):
-        v = values[idx[a + x]]
+        v = values[_u(idx[a + x])]
         y = x
         while y > 0 and buf[y - 1] > v:
             buf[y] = buf[y - 1]
@@ -100,13 +102,13 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
     revived = np.zeros(n, dtype=np.bool_)
     votes = np.empty(n)
     for q in range(n):
-        g = order[q]
+        g = _u(order[q])
         ready[q] = accept[g] * avail[g]
         latency[q] = latency_s[g]
     for s in range(stage_lo.shape[0] - 1):
         lo, hi = stage_lo[s], stage_lo[s + 1]
         for e in range(call_ptr[lo], call_ptr[hi]):  # Retries.calls: the stage's edges first,
-            c = callee_rank[e]                      # independent of each other
+            c = _u(callee_rank[e])                      # independent of each other
             timeout, lat = timeout_s[e], latency[c]
             in_time = _ramp(timeout - lat, ramp_width_s[e])
             in_time_out[e] = in_time
@@ -114,7 +116,7 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             if use_closed:
                 p = p * closed[e]
             p_out[e] = p
-            attempt = _min(lat + blackhole[callee[e]] * timeout, timeout)
+            attempt = _min(lat + blackhole[_u(callee[e])] * timeout, timeout)
             if p == 1.0:  # the usual case, exactly as below without pow and division
                 ok, expected = 1.0, 1.0
             else:
@@ -123,36 +125,37 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
                 expected = ok / _max(p, 1e-9) if p > 1e-9 else tries
             took_buf[e] = expected * attempt + _max(expected - 1.0, 0.0) * first_backoff_s[e]
             ok_buf[e] = ok if hard[e] else 1.0
-        for q in range(lo, hi):  # read only what earlier stages (and last step) wrote
+        for qs in range(lo, hi):  # read only what earlier stages (and last step) wrote
+            q = _u(qs)
             d = 1.0
-            a, b = gate_ptr[q], gate_ptr[q + 1]
+            a, b = gate_ptr[q], gate_ptr[qs + 1]
             if b > a:
-                m = ready[gate_idx[a]]
+                m = ready[_u(gate_idx[a])]
                 for x in range(a + 1, b):
-                    m = _min(m, ready[gate_idx[x]])
+                    m = _min(m, ready[_u(gate_idx[x])])
                 d = m
             if grouped[q]:  # any_of / k_of_n / failover: few nodes, skip three tests for the rest
-                a, b = best_ptr[q], best_ptr[q + 1]
+                a, b = best_ptr[q], best_ptr[qs + 1]
                 if b > a:
-                    m = ready[best_idx[a]]
+                    m = ready[_u(best_idx[a])]
                     for x in range(a + 1, b):
-                        m = _max(m, ready[best_idx[x]])
+                        m = _max(m, ready[_u(best_idx[x])])
                     d = _min(d, m)
                 k = vote_k[q]
                 if k > 0:
-                    a, b = vote_ptr[q], vote_ptr[q + 1]
+                    a, b = vote_ptr[q], vote_ptr[qs + 1]
                     kth = _kth_largest(ready, vote_idx, a, b, k, votes) if b - a >= k else -1.0
                     d = _min(d, _max(kth, 0.0))
                 pr = fo_primary[q]
                 if pr >= 0:
-                    g = order[q]
+                    g = _u(order[q])
                     primary_ok = ready[pr] >= down_below
                     since = np.inf if primary_ok else _min(failover_since[g], t_s)
                     failover_since[g] = since
                     if (not primary_ok) and (t_s - since < fo_seconds[q]):
                         d = _min(d, ready[pr])
             call_time = 0.0
-            a, b = call_ptr[q], call_ptr[q + 1]
+            a, b = call_ptr[q], call_ptr[qs + 1]
             if b > a:
                 prod, took_sum = ok_buf[a], took_buf[a]
                 for e in range(a + 1, b):
@@ -160,7 +163,7 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
                     took_sum += took_buf[e]
                 d *= prod
                 call_time = took_sum
-            g = order[q]
+            g = _u(order[q])
             deps_ok[g] = d
             call_time_s[g] = call_time
             avail_buf[q] = (own_up[g] * local[g]) * d
@@ -178,8 +181,9 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             for q in range(lo, hi):
                 x = label[q]
                 avail_buf[q] = weakest[x] if (was[x] > 1e-6 or revived[x]) else 0.0
-        for q in range(lo, hi):  # nothing reads these nodes' old avail or latency from here on
-            g = order[q]
+        for qs in range(lo, hi):  # nothing reads these nodes' old avail or latency from here on
+            q = _u(qs)
+            g = _u(order[q])
             avail[g] = avail_buf[q]
             latency[q] = (wait_s[g] + service_latency_s[g]) + call_time_s[g]
             latency_s[g] = latency[q]
@@ -193,7 +197,7 @@ def _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, 
     n = load_rps.shape[0]
     called = np.zeros(n)
     for e in range(callee.shape[0]):
-        called[callee[e]] += sent[e] * in_time[e]
+        called[_u(callee[e])] += sent[e] * in_time[e]
     for i in range(n):
         organic = load_rps[i] * _ramp(organic_timeout_s[i] - latency_s[i],
                                       0.1 * organic_timeout_s[i])
@@ -217,7 +221,7 @@ def _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_o
     has_backoff = backoff_s.shape[1] > 0
     for e in range(size):
         fail = 1.0 - p[e]
-        rate = per_request[e] * send_rps[caller[e]]  # attempt k+1 per second, k = 0 first
+        rate = per_request[e] * send_rps[_u(caller[e])]  # attempt k+1 per second, k = 0 first
         first[e] = rate
         tot, want = rate, 0.0
         notice, noticed = 0.0, False
@@ -225,7 +229,7 @@ def _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_o
             leaving = 0.0
             if pools[e, k] != 0.0:  # most pools are empty: skip the delay and the exp
                 if has_backoff and not noticed:
-                    j, timeout = callee[e], timeout_s[e]
+                    j, timeout = _u(callee[e]), timeout_s[e]
                     answered = _min(latency_s[j], timeout)
                     slow = _min(blackhole[j] + 1.0 - in_time[e], 1.0)
                     notice, noticed = answered + slow * (timeout - answered), True
@@ -271,7 +275,7 @@ def _tally(paying, revenue_per_s, degraded_loss, success, codes, dt_s, repeat, l
            row, take, offered, goodput, queue, success_row):
     """Losses of `repeat` steps and the series sums of one point (Recorder.record)."""
     for x in range(paying.shape[0]):
-        i = paying[x]
+        i = _u(paying[x])
         rate = _max(1.0 - success[i], degraded_loss[i] * (1.0 if codes[i] == 1 else 0.0))
         loss[i] += revenue_per_s[i] * rate * dt_s * repeat
     for i in range(success.shape[0]):
@@ -401,7 +405,7 @@ def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan
         incoming[:] = 0.0  # Retries.advance (all attempts go out), then what each callee gets
         for e in range(callee.shape[0]):
             sent[e] = total[e]
-            incoming[callee[e]] += sent[e]
+            incoming[_u(callee[e])] += sent[e]
         for i in range(success.shape[0]):  # Recorder.record: a changed code needs Python
             x = success[i]
             code = 2 if x < down_below else (1 if x < degraded_below or soft[i] else 0)
