@@ -157,6 +157,32 @@ def test_the_compiled_kernel_follows_the_profile_too() -> None:
                 run(factors, outage_at("12:00"), kernel="numba"))
 
 
+def test_compiled_stretches_end_where_the_profile_moves_the_load() -> None:
+    """Without Python mechanisms the compiled engine runs the steps between two events in one
+    call; the profile's clock times and ramp steps are events, so the load it sees is the
+    NumPy reference's at every step."""
+    pytest.importorskip("numba")
+    from tests.test_sim_kernel import assert_same
+
+    graph = compile_model(load_model_text("""
+version: 1
+components:
+  db: {capacity: {rps: 60, queue_limit: 200}}
+  api:
+    requires: [db]
+    capacity: {rps: 100}
+    load: {rps: 50, timeout: 5s, daily: {timezone: "-04:00", factors: {"00:00": 0.4, "12:00": 1.2}}}
+    calls: {db: {timeout: 2s, attempts: 3}}
+""", "m.yaml"))
+    scenario = load_scenario_text(QUIET_DAY + 'faults:\n  - {target: db, kind: outage, at: "11:00", for: 20m}\n',
+                                  set(graph.names))
+    numpy_run = simulate(graph, scenario, kernel="numpy")
+    assert numpy_run.windows_of("api")  # overloaded near noon, after the outage
+    compiled = Simulation(graph, scenario, kernel="numba")
+    assert_same(numpy_run, compiled.run())
+    assert compiled.stretches > 0
+
+
 @pytest.mark.parametrize(("block", "message"), [
     ('load: {rps: 1, daily: {timezone: UTC, factors: {10:00: 1}}}', '"10:00"'),
     ('load: {rps: 1, daily: {timezone: UTC, factors: {"25:00": 1}}}', "'25:00' is not a clock time"),
