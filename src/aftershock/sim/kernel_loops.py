@@ -107,8 +107,9 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
         latency[q] = latency_s[g]
     for s in range(stage_lo.shape[0] - 1):
         lo, hi = stage_lo[s], stage_lo[s + 1]
-        for e in range(call_ptr[lo], call_ptr[hi]):  # Retries.calls: the stage's edges first,
-            c = _u(callee_rank[e])                      # independent of each other
+        for es in range(call_ptr[lo], call_ptr[hi]):  # Retries.calls: the stage's edges first,
+            e = _u(es)                                 # independent of each other
+            c = _u(callee_rank[e])
             timeout, lat = timeout_s[e], latency[c]
             in_time = _ramp(timeout - lat, ramp_width_s[e])
             in_time_out[e] = in_time
@@ -132,7 +133,7 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             if b > a:
                 m = ready[_u(gate_idx[a])]
                 for x in range(a + 1, b):
-                    m = _min(m, ready[_u(gate_idx[x])])
+                    m = _min(m, ready[_u(gate_idx[_u(x)])])
                 d = m
             if grouped[q]:  # any_of / k_of_n / failover: few nodes, skip three tests for the rest
                 a, b = best_ptr[q], best_ptr[qs + 1]
@@ -157,10 +158,10 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             call_time = 0.0
             a, b = call_ptr[q], call_ptr[qs + 1]
             if b > a:
-                prod, took_sum = ok_buf[a], took_buf[a]
+                prod, took_sum = ok_buf[_u(a)], took_buf[_u(a)]
                 for e in range(a + 1, b):
-                    prod *= ok_buf[e]
-                    took_sum += took_buf[e]
+                    prod *= ok_buf[_u(e)]
+                    took_sum += took_buf[_u(e)]
                 d *= prod
                 call_time = took_sum
             g = _u(order[q])
