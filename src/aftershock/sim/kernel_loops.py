@@ -273,17 +273,18 @@ def _codes(success, down_below, degraded_below, soft):
 
 @_jit
 def _tally(paying, revenue_per_s, degraded_loss, success, codes, dt_s, repeat, loss,
-           row, take, offered, goodput, queue, success_row):
-    """Losses of `repeat` steps and the series sums of one point (Recorder.record)."""
+           sums, b, take, offered, goodput, queue, success_row):
+    """Losses of `repeat` steps and the series sums of point `b` (Recorder.record)."""
     for x in range(paying.shape[0]):
         i = _u(paying[x])
         rate = _max(1.0 - success[i], degraded_loss[i] * (1.0 if codes[i] == 1 else 0.0))
         loss[i] += revenue_per_s[i] * rate * dt_s * repeat
+    sum_offered, sum_goodput, sum_queue, sum_success = sums[0, b], sums[1, b], sums[2, b], sums[3, b]
     for i in range(success.shape[0]):
-        row[0, i] = row[0, i] + offered[i] * take
-        row[1, i] = row[1, i] + goodput[i] * take
-        row[2, i] = row[2, i] + queue[i] * take
-        row[3, i] = row[3, i] + success_row[i] * take
+        sum_offered[i] = sum_offered[i] + offered[i] * take
+        sum_goodput[i] = sum_goodput[i] + goodput[i] * take
+        sum_queue[i] = sum_queue[i] + queue[i] * take
+        sum_success[i] = sum_success[i] + success_row[i] * take
 
 
 @_jit
@@ -413,7 +414,7 @@ def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan
             if code != codes[i]:
                 return k, clock
         b = k // per_point
-        _tally(paying, revenue_per_s, degraded_loss, success, codes, dt, 1, loss, sums[:, b, :],
+        _tally(paying, revenue_per_s, degraded_loss, success, codes, dt, 1, loss, sums, b,
                1, offered, goodput, queue, success)
         counts[b] += 1.0
     return k1, clock
