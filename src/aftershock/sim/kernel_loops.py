@@ -106,7 +106,7 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
         ready[q] = accept[g] * avail[g]
         latency[q] = latency_s[g]
     for s in range(stage_lo.shape[0] - 1):
-        lo, hi = stage_lo[s], stage_lo[s + 1]
+        lo, hi, cyc = stage_lo[s], stage_lo[s + 1], cyclic[s]
         for es in range(call_ptr[lo], call_ptr[hi]):  # Retries.calls: the stage's edges first,
             e = _u(es)                                 # independent of each other
             c = _u(callee_rank[e])
@@ -167,8 +167,15 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             g = _u(order[q])
             deps_ok[g] = d
             call_time_s[g] = call_time
-            avail_buf[q] = (own_up[g] * local[g]) * d
-        if cyclic[s]:  # members of a hard cycle succeed no more than its weakest; dead stays dead
+            av = (own_up[g] * local[g]) * d
+            if cyc:  # the cycle's members are compared below
+                avail_buf[q] = av
+            else:  # no later node of an acyclic stage reads this one: done
+                avail[g] = av
+                latency[q] = (wait_s[g] + service_latency_s[g]) + call_time
+                latency_s[g] = latency[q]
+                ready[q] = accept[g] * av
+        if cyc:  # members of a hard cycle succeed no more than its weakest; dead stays dead
             nl = n_labels[s]
             for x in range(nl):
                 weakest[x] = np.inf
@@ -182,13 +189,13 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
             for q in range(lo, hi):
                 x = label[q]
                 avail_buf[q] = weakest[x] if (was[x] > 1e-6 or revived[x]) else 0.0
-        for qs in range(lo, hi):  # nothing reads these nodes' old avail or latency from here on
-            q = _u(qs)
-            g = _u(order[q])
-            avail[g] = avail_buf[q]
-            latency[q] = (wait_s[g] + service_latency_s[g]) + call_time_s[g]
-            latency_s[g] = latency[q]
-            ready[q] = accept[g] * avail_buf[q]
+            for qs in range(lo, hi):  # nothing reads these nodes' old avail or latency from here on
+                q = _u(qs)
+                g = _u(order[q])
+                avail[g] = avail_buf[q]
+                latency[q] = (wait_s[g] + service_latency_s[g]) + call_time_s[g]
+                latency_s[g] = latency[q]
+                ready[q] = accept[g] * avail_buf[q]
 
 
 @_jit
