@@ -183,3 +183,25 @@ def test_nested_negated_modules_with_an_order_limit() -> None:
     for name, e in ours.items():
         assert e.birnbaum == pytest.approx(theirs[name].birnbaum, abs=1e-15)
         assert e.raw == pytest.approx(theirs[name].raw, rel=1e-12)
+
+
+def test_modules_exported_through_dddmp_give_the_same_answers(monkeypatch) -> None:
+    """Small module functions are copied node by node, large ones through CUDD's DDDMP dump:
+    both copies give the same answers."""
+    tree = _tree([
+        Gate("g3", "xor", _b("e0", "e1")),
+        Gate("g2", "atleast", _b("g3", "e2", "e3"), 2),
+        Gate("g1", "nand", _b("e4", "e5")),
+        Gate("g0", "or", _b("g2", "g1")),
+    ], "g0")
+    walked = FaultTreeBDD.build(tree)
+    monkeypatch.setattr(bdd_order, "_WALK_UP_TO", 0)
+    dumped = FaultTreeBDD.build(tree)
+    assert len(dumped.module_roots) == len(walked.module_roots) == 3
+    assert dumped.probability() == pytest.approx(walked.probability(), abs=1e-15)
+    for order in (None, 1, 2):
+        assert {frozenset(c) for c in dumped.minimal_cut_sets(order).all()} == \
+            {frozenset(c) for c in walked.minimal_cut_sets(order).all()}
+    exact, minimal = _enumerate(tree)
+    assert dumped.probability() == pytest.approx(exact, abs=1e-15)
+    assert {frozenset(c) for c in dumped.minimal_cut_sets().all()} == minimal
