@@ -151,13 +151,19 @@ class Zbdd:
             r = memo.get(key)
             if r is not None:
                 return r
+            # The recursive calls, with the answer for p <= 1 written out (a third of them).
             if vp < vq:
-                h = without(hi_[p], q)
-                lo = without(lo_[p], q)
+                a = hi_[p]
+                h = without(a, q) if a > 1 else 0 if a == 0 or has_empty[q] else 1
+                a = lo_[p]
+                lo = without(a, q) if a > 1 else 0 if a == 0 or has_empty[q] else 1
             else:
-                qlo = lo_[q]
-                h = without(without(hi_[p], hi_[q]), qlo)
-                lo = without(lo_[p], qlo)
+                qlo, qhi = lo_[q], hi_[q]
+                a = hi_[p]
+                h = without(a, qhi) if a > 1 else 0 if a == 0 or has_empty[qhi] else 1
+                h = without(h, qlo) if h > 1 else 0 if h == 0 or has_empty[qlo] else 1
+                a = lo_[p]
+                lo = without(a, qlo) if a > 1 else 0 if a == 0 or has_empty[qlo] else 1
             if h == 0:
                 r = lo
             else:
