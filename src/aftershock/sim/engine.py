@@ -13,7 +13,8 @@ Use it like this::
     result.windows["checkout"], result.loss, result.to_dict()
 
     sim = Simulation(graph, scenario)             # or drive it yourself:
-    while not sim.done: sim.step()                # sim.state holds every array
+    sim.run_to(3600)                              # advance to a step (compiled: in few calls)
+    while not sim.done: sim.step()                # then one at a time; sim.state holds every array
     result = sim.result()
 
 The model is a fluid (rate-based) one: every quantity is a rate or a share, advanced on a fixed
@@ -60,6 +61,9 @@ A computed step costs NumPy per-call overhead more than arithmetic. With numba i
 outcomes, retry pools, DNS caches and the recorder as compiled loops (sim/kernel.py);
 `kernel="numpy"` forces the NumPy reference, `kernel="numba"` the loops. Both give the same
 results (tests/test_sim_kernel.py); small models stay on NumPy, where compiling would not pay.
+Between two scenario events nothing outside the state changes, so when the DNS caches are the
+only mechanism and no edge has a retry budget or breaker, the compiled engine takes the whole
+stretch in one call (`run` and `run_to(k)` do; `step()` still advances one step at a time).
 """
 
 from __future__ import annotations

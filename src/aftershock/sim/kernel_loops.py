@@ -1,6 +1,9 @@
 """The loops sim/kernel.py compiles with numba (imported only when the compiled step is used).
 
-Each mirrors a NumPy reference, in the same order of operations; see sim/kernel.py.
+Each mirrors a NumPy reference, in the same order of operations; see sim/kernel.py. `_flow` (one
+step's flow) and `_run` (a stretch of steps) call the others; they stay in this one file because
+numba's disk cache (`cache=True`) does not notice when a jitted function in another file that
+they call changes.
 """
 
 from __future__ import annotations
