@@ -14,6 +14,11 @@ CUDD uses complemented edges: an edge may point at a node and mean its negation,
 `low`/`high` do not include the flag of the edge that reached it. The export keeps that flag
 on every edge (bit 0 of an edge number), and every traversal applies it.
 
+Each independent module of the tree (`analysis.fault_tree_modules`) is one variable of the BDD,
+and its own function is built once, in the same arrays (`module_roots`); the analyses combine
+them bottom-up: probability first, Birnbaum by the chain rule, cut sets computed with the module
+as one element, then expanded (`FaultTreeBDD._expand_modules`).
+
 For a non-coherent tree (`not`, `xor`, ...) a cut set is a minimal set of basic events whose
 failure, with every other basic event working, makes the top event occur (negative literals
 dropped, as SCRAM does without --prime-implicants).
@@ -189,32 +194,33 @@ class FaultTreeBDD:
             memo[key] = result
             return result
 
-        # Without an order limit the memo is keyed by the edge alone, in a list.
-        done = [-1] * (2 * self.node_count)
-        done[0], done[1] = 1, 0
-
-        def minsol_all(edge: int) -> int:
-            node, neg = edge >> 1, edge & 1
-            e = low[node] ^ neg
-            lo = done[e]
-            if lo < 0:
-                lo = minsol_all(e)
-            e = high[node] ^ neg
-            hi = done[e]
-            if hi < 0:
-                hi = minsol_all(e)
-            if hi and lo:
-                hi = without(hi, lo)
-            result = make(var[node], hi, lo) if hi else lo
-            done[edge] = result
-            return result
+        def solve(edge: int) -> int:
+            return minsol(edge, limit)
 
         if max_order is None:
+            # No order limit: the same recursion, its memo keyed by the edge alone, in a list,
+            # looked up before the call.
+            done = [-1] * (2 * self.node_count)
+            done[0], done[1] = 1, 0
+
+            def minsol_all(edge: int) -> int:
+                node, neg = edge >> 1, edge & 1
+                e = low[node] ^ neg
+                lo = done[e]
+                if lo < 0:
+                    lo = minsol_all(e)
+                e = high[node] ^ neg
+                hi = done[e]
+                if hi < 0:
+                    hi = minsol_all(e)
+                if hi and lo:
+                    hi = without(hi, lo)
+                result = make(var[node], hi, lo) if hi else lo
+                done[edge] = result
+                return result
+
             def solve(edge: int) -> int:
                 return done[edge] if done[edge] >= 0 else minsol_all(edge)
-        else:
-            def solve(edge: int) -> int:
-                return minsol(edge, limit)
 
         with _deep_recursion(4 * nvars + 1000), collector_paused():
             try:
