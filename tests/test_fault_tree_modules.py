@@ -29,7 +29,8 @@ KINDS = ["and", "or", "atleast", "not", "nand", "nor", "xor", "null", "or", "and
 @st.composite
 def modular_trees(draw: st.DrawFn) -> FaultTree:
     """A random tree of nested sub-trees over fresh events (modules), now and then broken by a
-    reference to an event or gate defined earlier; at most 9 events, so it can be enumerated."""
+    reference to an event or gate defined earlier, with house events here and there (so some
+    modules are constant); at most 9 events, so it can be enumerated."""
     events: dict[str, float] = {}
     gates: dict[str, Gate] = {}
 
@@ -43,8 +44,10 @@ def modular_trees(draw: st.DrawFn) -> FaultTree:
         size = 1 if kind in ("not", "null") else draw(st.integers(2, 3))
         args: list[Arg] = []
         for _ in range(size):
-            choice = draw(st.sampled_from(["event", "gate", "gate", "shared"]))
-            if choice == "gate" and depth < 3 and len(events) < 8:
+            choice = draw(st.sampled_from(["event", "gate", "gate", "gate", "shared", "house"]))
+            if choice == "house":
+                args.append(Arg("house", draw(st.sampled_from(["h_on", "h_off"]))))
+            elif choice == "gate" and depth < 3 and len(events) < 8:
                 args.append(gate(depth + 1))
             elif choice == "shared" and (events or gates):
                 args.append(draw(st.sampled_from(
@@ -61,7 +64,7 @@ def modular_trees(draw: st.DrawFn) -> FaultTree:
         return Arg("gate", name)
 
     top = gate(0).name
-    return FaultTree("modular", top, gates, events)
+    return FaultTree("modular", top, gates, events, {"h_on": True, "h_off": False})
 
 
 def _plain(tree: FaultTree) -> FaultTreeBDD:
@@ -94,8 +97,8 @@ def _enumerate(tree: FaultTree) -> tuple[float, set[frozenset[str]]]:
 def _value(tree: FaultTree, name: str, failed: set[str], memo: dict[str, bool]) -> bool:
     if name not in memo:
         g = tree.gates[name]
-        vals = [a.name in failed if a.kind == "basic" else _value(tree, a.name, failed, memo)
-                for a in g.args]
+        vals = [a.name in failed if a.kind == "basic" else tree.house_events[a.name]
+                if a.kind == "house" else _value(tree, a.name, failed, memo) for a in g.args]
         memo[name] = {
             "and": all(vals), "or": any(vals), "atleast": sum(vals) >= (g.k or 0),
             "not": not vals[0], "null": vals[0], "nand": not all(vals), "nor": not any(vals),
