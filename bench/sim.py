@@ -15,7 +15,8 @@ The "busy day" case is the same model on a day that is never quiet: skipping is 
 of the 86,400 steps is computed (as in a day whose load changes every second), with the faults in
 the first hour so that the measured steps carry retries, queues and DNS churn. It times
 `--busy-steps` steps with the NumPy reference and with the compiled engine (sim/kernel.py, when
-numba is installed: the steps between two events run in one compiled call each), extrapolates each
+numba is installed: the steps between two events run in one compiled call each), on one thread
+and, on a machine with several cores, on two (`Simulation(threads=2)`), extrapolates each
 to 24 h (labelled as such) against the 10 s target and prints the ratio between the two per-step
 costs, and the compiled cost when every step is a call of its own (an event on every step). Engine
 setup and the first step (which loads the compiled loops from numba's disk cache, or compiles them
@@ -150,12 +151,17 @@ def busy_day(graph, doc: dict, steps: int) -> None:
     scenario = load_scenario_text(BUSY.format(record=popular(doc, "dns_record"),
                                               store=popular(doc, "datastore"), spikes=spikes),
                                   set(graph.names))
-    kernels = ["numpy"] + (["numba"] if kernels_available() else [])
+    runs = [("numpy", "numpy", 1)]
+    if kernels_available():
+        runs.append(("numba", "numba", 1))
+        if (os.cpu_count() or 1) > 1:
+            runs.append(("numba, 2 threads", "numba", 2))
     per_step = {}
-    print(f"busy day: load average {os.getloadavg()[0]:.2f} before (2 cores, shared)")
-    for kernel in kernels:
+    print(f"busy day: load average {os.getloadavg()[0]:.2f} before ({os.cpu_count()} cores, "
+          f"shared)")
+    for kernel, engine, threads in runs:
         t0 = time.perf_counter()
-        sim = Simulation(graph, scenario, skip_quiet=False, kernel=kernel)
+        sim = Simulation(graph, scenario, skip_quiet=False, kernel=engine, threads=threads)
         setup = time.perf_counter() - t0
         t0 = time.perf_counter()
         sim.run_to(1)  # numba: loads the compiled loops from numba's disk cache (or compiles them)
@@ -184,6 +190,10 @@ def busy_day(graph, doc: dict, steps: int) -> None:
         print(f"busy day: load average {os.getloadavg()[0]:.2f} after")
         print(f"busy day: compiled step is {per_step['numpy'] / per_step['numba']:.1f}x cheaper "
               f"than the NumPy reference in this run")
+        if "numba, 2 threads" in per_step:
+            print(f"busy day: 2 threads {per_step['numba'] / per_step['numba, 2 threads']:.2f}x "
+                  f"one thread's speed in this run (same results; a stretch's threads meet after "
+                  f"every stage, so another process on a core makes them much slower)")
     else:
         print("busy day: numba not installed (pip install 'aftershock[fast]'), NumPy only")
 

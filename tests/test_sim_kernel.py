@@ -199,3 +199,66 @@ def test_stretches_only_without_python_mechanisms_budgets_or_breakers() -> None:
     assert sim._stretchable
     sim.run()
     assert 0 < sim.stretches < sim.computed
+
+
+def assert_identical(a: SimResult, b: SimResult) -> None:
+    """Bit for bit: the same JSON."""
+    assert json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
+
+
+@pytest.mark.parametrize("split_from", [1, 64, 10**9])
+def test_threads_give_the_one_thread_results_bit_for_bit(monkeypatch, split_from: int) -> None:
+    """A stretch on 2 or 3 threads (kernel_loops._run with barriers) computes every value as one
+    thread does; `split_from` 1 shares out every acyclic stage, 10**9 none."""
+    monkeypatch.setattr("aftershock.sim.kernel.SPLIT_FROM", split_from)
+    bench, doc = generated(COMPILED_FROM + 200)
+    graph = compile_model(load_model_text(json.dumps(doc), "generated.json"))
+    record, store = bench.popular(doc, "dns_record"), bench.popular(doc, "datastore")
+    sc = load_scenario_text(f"""
+version: 1
+duration: 20m
+step: 1s
+faults:
+  - {{target: {record}, kind: dns_servfail, at: +2m, for: 4m}}
+  - {{target: {store}, kind: capacity, factor: 0.2, at: +1m, for: 12m}}
+actions:
+  - {{at: +6m, kind: drop_queue, target: {store}}}
+  - {{at: +10m, kind: restart, target: {store}}}
+""", set(graph.names))
+    one = Simulation(graph, sc, skip_quiet=False, kernel="numba")
+    one.run()
+    assert one.stretches > 0 and sum(1 for w in one.result().windows.values() if w) > 10
+    for threads in (2, 3):
+        many = Simulation(graph, sc, skip_quiet=False, kernel="numba", threads=threads)
+        assert many.compiled.threads == threads
+        many.run()
+        assert many.stretches == one.stretches
+        assert_identical(one.result(), many.result())
+        assert np.array_equal(one.retries.pools, many.retries.pools)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_threads_with_hard_cycles_and_groups(monkeypatch, seed: int) -> None:
+    """Cyclic stages stay on thread 0; any_of, k_of_n and soft edges split with the rest."""
+    monkeypatch.setattr("aftershock.sim.kernel.SPLIT_FROM", 1)
+    rng = np.random.default_rng(seed)
+    graph = compile_model(load_model_text(random_model(rng)))
+    failed = sorted({int(j) for j in rng.integers(0, graph.n, size=3)})
+    faults = "\n".join(f"  - {{target: c{j}, kind: outage, at: +{2 + k}s, for: 4s}}"
+                       for k, j in enumerate(failed))
+    sc = load_scenario_text(f"version: 1\nduration: 20s\nstep: 1s\nfaults:\n{faults}\n",
+                            set(graph.names))
+    one = simulate(graph, sc, skip_quiet=False, kernel="numba")
+    two = simulate(graph, sc, skip_quiet=False, kernel="numba", threads=2)
+    assert_identical(one, two)
+    assert_same(simulate(graph, sc, skip_quiet=False, kernel="numpy"), two)
+
+
+def test_thread_choice() -> None:
+    graph = compile_model(load_model(EXAMPLES / "m2-isaacs-q35.yaml"))
+    sc = load_scenario(EXAMPLES / "m2-load-spike.yaml", set(graph.names))
+    assert Simulation(graph, sc, kernel="numba").compiled.threads == 1  # the default
+    assert Simulation(graph, sc, kernel="numba", threads="auto").compiled.threads == 1  # small
+    for bad in (0, -1, 1.5, "all", True):
+        with pytest.raises(ValueError, match="threads must be a count"):
+            Simulation(graph, sc, kernel="numba", threads=bad)

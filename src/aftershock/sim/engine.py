@@ -64,10 +64,14 @@ results (tests/test_sim_kernel.py); small models stay on NumPy, where compiling 
 Between two scenario events nothing outside the state changes, so when the DNS caches are the
 only mechanism and no edge has a retry budget or breaker, the compiled engine takes the whole
 stretch in one call (`run` and `run_to(k)` do; `step()` still advances one step at a time).
+`threads=2` (or `"auto"`: every core the process may use, from `THREADS_FROM` components) runs
+such a stretch on that many threads, with the same results; the default is one thread, because
+threads meet after every stage and lose badly when another process holds a core (sim/kernel.py).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,6 +94,7 @@ from aftershock.sim.state import NEVER_S, State, Step, ramp
 DEAD = 1e-6  # a hard cycle whose members all succeed less than this is dead
 CHECK_EVERY = 8  # steps between fixed-point checks
 COMPILED_FROM = 1000  # components from which kernel="auto" compiles the step (numba installed)
+THREADS_FROM = 5000  # components from which threads="auto" uses every core (see sim/kernel.py)
 KERNELS = ("auto", "numpy", "numba")
 
 
@@ -182,7 +187,7 @@ class Simulation:
     """One run of a scenario over a compiled model (see the module docstring)."""
 
     def __init__(self, graph: CompiledGraph, scenario: Scenario, mechanisms: list | None = None,
-                 skip_quiet: bool = True, kernel: str = "auto") -> None:
+                 skip_quiet: bool = True, kernel: str = "auto", threads: int | str = 1) -> None:
         self.graph = graph
         self.scenario = scenario
         self.skip_quiet = skip_quiet
@@ -195,7 +200,8 @@ class Simulation:
         rank = np.empty(graph.n, dtype=np.int64)
         rank[self.order] = np.arange(graph.n)
         self.callee_rank = rank[self.edges.callee]
-        self.compiled = _compiled(kernel, graph.n, self.order, self.stages, self.callee_rank)
+        self.compiled = _compiled(kernel, graph.n, self.order, self.stages, self.callee_rank,
+                                  _threads(threads, graph.n))
         fast = self.compiled is not None
         builtin = [DnsCaches(graph, dt, fast), Leases(graph), Backlogs(graph), HealthChecks(graph)]
         self.mechanisms = [m for m in builtin if m.active] + list(mechanisms or [])
@@ -478,13 +484,25 @@ class Simulation:
 
 def simulate(graph: CompiledGraph, scenario: Scenario, mechanisms: list | None = None,
              progress: Callable[[float], None] | None = None, skip_quiet: bool = True,
-             kernel: str = "auto") -> SimResult:
+             kernel: str = "auto", threads: int | str = 1) -> SimResult:
     """Run `scenario` over `graph` and return its `SimResult`."""
-    return Simulation(graph, scenario, mechanisms, skip_quiet, kernel).run(progress)
+    return Simulation(graph, scenario, mechanisms, skip_quiet, kernel, threads).run(progress)
+
+
+def _threads(threads: int | str, n: int) -> int:
+    """Threads for a compiled stretch: a count, or "auto" (every core this process may use,
+    from THREADS_FROM components; one below)."""
+    if threads == "auto":
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)
+        return cores if n >= THREADS_FROM else 1
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a count >= 1 or 'auto', not {threads!r}")
+    return threads
 
 
 def _compiled(kernel: str, n: int, order: np.ndarray, stages: tuple[_Stage, ...],
-              callee_rank: np.ndarray) -> CompiledFlow | None:
+              callee_rank: np.ndarray, threads: int = 1) -> CompiledFlow | None:
     """The compiled step for `kernel` ("numpy": none; "numba": required; "auto": when numba is
     installed and the model has at least COMPILED_FROM components, where it pays for itself)."""
     if kernel not in KERNELS:
@@ -493,7 +511,7 @@ def _compiled(kernel: str, n: int, order: np.ndarray, stages: tuple[_Stage, ...]
         return None
     if not kernels_available():
         raise RuntimeError("kernel='numba' needs numba: pip install 'aftershock[fast]'")
-    return CompiledFlow.of(order, stages, callee_rank)
+    return CompiledFlow.of(order, stages, callee_rank, threads)
 
 
 def _plan(graph: CompiledGraph, edges: CallEdges) -> tuple[np.ndarray, tuple[_Stage, ...]]:

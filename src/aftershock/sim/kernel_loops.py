@@ -9,7 +9,10 @@ they call changes.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from aftershock.sim.queue import BIG
 from aftershock.sim.state import NEVER_S
@@ -17,6 +20,62 @@ from aftershock.sim.state import NEVER_S
 _jit = njit(cache=True, error_model="numpy", nogil=True)
 _u = np.uint64  # an index read from an array, as unsigned: numba then skips the negative-index
 #                 wrap-around test on every access (-20% on the stage pass); all are >= 0
+
+
+@intrinsic
+def _load_acquire(typingctx, counters, i):
+    """counters[i] (int64) read with acquire ordering: never cached in a register."""
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        return builder.load_atomic(builder.gep(ary.data, [args[1]]), "acquire", 8)
+    return types.int64(counters, i), codegen
+
+
+@intrinsic
+def _fetch_add(typingctx, counters, i, v):
+    """Atomically add v to counters[i] (int64); returns the old value."""
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        return builder.atomic_rmw("add", builder.gep(ary.data, [args[1]]), args[2], "acq_rel")
+    return types.int64(counters, i, v), codegen
+
+
+@intrinsic
+def _yield_cpu(typingctx):
+    """sched_yield(): let a thread waiting for this core run (libc, POSIX)."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
+                                            "sched_yield")
+        builder.call(fn, [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+SPINS = 2000  # spins (~1-2 us) before a waiting thread starts yielding its core
+
+
+@_jit
+def _meet(sync, tid, threads):
+    """A barrier: returns once all `threads` threads have called it as often as this one.
+    sync[0] counts arrivals; sync[8 * (tid + 1)] (own cache line) this thread's calls. It spins
+    (a stage takes microseconds), then yields the core in case the thread it waits for shares
+    it (another process busy on the other cores)."""
+    if threads > 1:
+        mine = 8 * (tid + 1)
+        sync[mine] += 1
+        target = sync[mine] * threads
+        _fetch_add(sync, 0, 1)
+        spins = 0
+        while _load_acquire(sync, 0) < target:
+            spins += 1
+            if spins > SPINS:
+                _yield_cpu()
+
+
+@_jit
+def _part(lo, hi, tid, threads):
+    """Thread `tid`'s share of positions lo..hi-1 (contiguous, in order)."""
+    return lo + (hi - lo) * tid // threads, lo + (hi - lo) * (tid + 1) // threads
 
 
 @_jit
@@ -58,9 +117,11 @@ def _kth_largest(values, idx, a, b, k, buf):
 @_jit
 def _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle, own_up, call_time,
            capacity_factor, added_latency, drop_queue, queue, served, accept, admitted,
-           service_rate, wait_s, service_latency_s):
-    """queue.serve, in place: `queue` and `served` are last step's on entry, this step's after."""
-    for i in range(offered.shape[0]):
+           service_rate, wait_s, service_latency_s, lo, hi):
+    """queue.serve for components lo..hi-1, in place: `queue` and `served` are last step's on
+    entry, this step's after."""
+    for ii in range(lo, hi):
+        i = _u(ii)
         queued_here = has_queue[i]
         if queued_here:
             b, pi, r, w, lim = base[i], per[i], rps[i], workers[i], limit[i]
@@ -96,20 +157,25 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
                 own_up, local, accept, avail, wait_s, service_latency_s, latency_s, blackhole,
                 revive, callee_rank, callee, timeout_s, ramp_width_s, retries, allow,
                 first_backoff_s, hard, closed, use_closed, t_s, down_below, failover_since,
-                deps_ok, call_time_s, in_time_out, p_out):
-    n = order.shape[0]
-    ready, latency = np.empty(n), np.empty(n)
-    avail_buf = np.empty(n)  # a cyclic stage compares the new values with the old ones
-    ok_buf, took_buf = np.empty(callee.shape[0]), np.empty(callee.shape[0])
-    weakest, was = np.empty(n), np.empty(n)
-    revived = np.zeros(n, dtype=np.bool_)
-    votes = np.empty(n)
-    for q in range(n):
+                deps_ok, call_time_s, in_time_out, p_out, scratch, tid, threads, sync, split_from):
+    """Simulation._stage_pass with Retries.calls inlined, as thread `tid` of `threads` (see
+    _run): a stage of at least `split_from` nodes is shared out in contiguous halves, a smaller
+    or cyclic one is thread 0's; the threads meet after each stage."""
+    ready, latency, avail_buf, ok_buf, took_buf, weakest, was, revived, all_votes = scratch
+    votes = all_votes[tid]
+    lo, hi = _part(0, order.shape[0], tid, threads)
+    for qq in range(lo, hi):
+        q = _u(qq)
         g = _u(order[q])
         ready[q] = accept[g] * avail[g]
         latency[q] = latency_s[g]
+    _meet(sync, tid, threads)
     for s in range(stage_lo.shape[0] - 1):
         lo, hi, cyc = stage_lo[s], stage_lo[s + 1], cyclic[s]
+        if not cyc and hi - lo >= split_from:
+            lo, hi = _part(lo, hi, tid, threads)
+        elif tid > 0:
+            lo = hi  # thread 0's stage: nothing to do here
         for es in range(call_ptr[lo], call_ptr[hi]):  # Retries.calls: the stage's edges first,
             e = _u(es)                                 # independent of each other
             c = _u(callee_rank[e])
@@ -178,7 +244,8 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
                 latency[q] = (wait_s[g] + service_latency_s[g]) + call_time
                 latency_s[g] = latency[q]
                 ready[q] = accept[g] * av
-        if cyc:  # members of a hard cycle succeed no more than its weakest; dead stays dead
+        if cyc and tid == 0:  # a hard cycle's members succeed no more than its weakest; dead
+            #                   stays dead
             nl = n_labels[s]
             for x in range(nl):
                 weakest[x] = np.inf
@@ -199,17 +266,25 @@ def _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, be
                 latency[q] = (wait_s[g] + service_latency_s[g]) + call_time_s[g]
                 latency_s[g] = latency[q]
                 ready[q] = accept[g] * avail_buf[q]
+        _meet(sync, tid, threads)
 
 
 @_jit
 def _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, latency_s,
-             wait_s, accept, avail, served, callee, sent, in_time, live, success, goodput):
-    """Simulation._outcome, in place (writes live, success, goodput)."""
-    n = load_rps.shape[0]
-    called = np.zeros(n)
+             wait_s, accept, avail, served, callee, sent, in_time, live, success, goodput, called,
+             lo, hi):
+    """Simulation._outcome for components lo..hi-1, in place (writes live, success, goodput;
+    `called` is scratch). Every edge is read, in order, so a callee's sum does not depend on
+    how components are shared out."""
+    for ii in range(lo, hi):
+        i = _u(ii)
+        called[i] = 0.0
     for e in range(callee.shape[0]):
-        called[_u(callee[e])] += sent[e] * in_time[e]
-    for i in range(n):
+        c = callee[e]
+        if lo <= c < hi:
+            called[_u(c)] += sent[e] * in_time[e]
+    for ii in range(lo, hi):
+        i = _u(ii)
         organic = load_rps[i] * _ramp(organic_timeout_s[i] - latency_s[i],
                                       0.1 * organic_timeout_s[i])
         extra = extra_rps[i] * _ramp(extra_timeout_s[i] - wait_s[i], 0.1 * extra_timeout_s[i])
@@ -225,12 +300,14 @@ def _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, 
 
 @_jit
 def _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_open, latency_s,
-                   blackhole, in_time, p, send_rps, pools, failed, wanted, total, first, refill):
-    """Retries._move; with `refill` (no retry budget) also put the failed attempts back into the
-    pools, as Retries.advance does then."""
-    size, width = pools.shape[0], pools.shape[1]
+                   blackhole, in_time, p, send_rps, pools, failed, wanted, total, first, refill,
+                   lo, hi):
+    """Retries._move for edges lo..hi-1; with `refill` (no retry budget) also put the failed
+    attempts back into the pools, as Retries.advance does then."""
+    width = pools.shape[1]
     has_backoff = backoff_s.shape[1] > 0
-    for e in range(size):
+    for ee in range(lo, hi):
+        e = _u(ee)
         fail = 1.0 - p[e]
         rate = per_request[e] * send_rps[_u(caller[e])]  # attempt k+1 per second, k = 0 first
         first[e] = rate
@@ -283,14 +360,19 @@ def _codes(success, down_below, degraded_below, soft):
 
 @_jit
 def _tally(paying, revenue_per_s, degraded_loss, success, codes, dt_s, repeat, loss,
-           sums, b, take, offered, goodput, queue, success_row):
-    """Losses of `repeat` steps and the series sums of point `b` (Recorder.record)."""
-    for x in range(paying.shape[0]):
+           sums, b, take, offered, goodput, queue, success_row, tid=0, threads=1):
+    """Losses of `repeat` steps and the series sums of point `b` (Recorder.record), thread
+    `tid`'s share of the paying and of all components."""
+    lo, hi = _part(0, paying.shape[0], tid, threads)
+    for xx in range(lo, hi):
+        x = _u(xx)
         i = _u(paying[x])
         rate = _max(1.0 - success[i], degraded_loss[i] * (1.0 if codes[i] == 1 else 0.0))
         loss[i] += revenue_per_s[i] * rate * dt_s * repeat
     sum_offered, sum_goodput, sum_queue, sum_success = sums[0, b], sums[1, b], sums[2, b], sums[3, b]
-    for i in range(success.shape[0]):
+    lo, hi = _part(0, success.shape[0], tid, threads)
+    for ii in range(lo, hi):
+        i = _u(ii)
         sum_offered[i] = sum_offered[i] + offered[i] * take
         sum_goodput[i] = sum_goodput[i] + goodput[i] * take
         sum_queue[i] = sum_queue[i] + queue[i] * take
@@ -343,12 +425,37 @@ def _dns_local(local, records, answers, consumers, consumer_slot, pooled, bad):
         local[consumers[x]] *= pooled[x] + (1.0 - pooled[x]) * (1.0 - bad[consumer_slot[x]])
 
 
+def scratch(n: int, n_edges: int, threads: int) -> tuple:
+    """The work arrays `_flow_part` shares between threads (allocated once per call)."""
+    stage = (np.empty(n), np.empty(n), np.empty(n), np.empty(n_edges), np.empty(n_edges),
+             np.empty(n), np.empty(n), np.zeros(n, dtype=np.bool_), np.empty((threads, n)))
+    return stage, np.empty(n), np.zeros(threads, dtype=np.int64)
+
+
+def sync(threads: int) -> np.ndarray:
+    """A fresh barrier for `_meet`: an arrival counter and one call counter per thread."""
+    return np.zeros(8 * (threads + 1), dtype=np.int64)
+
+
 @_jit
 def _flow(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_since, send, dt,
-          t_s, down_below, use_closed, refill):
+          t_s, down_below, use_closed, refill, work):
     """One step's flow (engine._flow from offered load to the retry pools), in place: offered,
     serve, stage pass, outcome, what callers send, pool movement. Budgets and breakers are left
-    to retry.py (`failed`, `wanted`, `total`, `first` of `calls` are written for them)."""
+    to retry.py (`failed`, `wanted`, `total`, `first` of `calls` are written for them); `work` is
+    `scratch(n, n_edges, 1)`."""
+    _flow_part(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_since, send,
+               dt, t_s, down_below, use_closed, refill, work, 0, 1, np.zeros(8, dtype=np.int64), 0)
+
+
+@_jit
+def _flow_part(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_since, send,
+               dt, t_s, down_below, use_closed, refill, work, tid, threads, sync, split_from):
+    """`_flow` as thread `tid` of `threads`: each takes a contiguous share of the components
+    (queues, outcomes, what callers send), of the edges (pool movement) and of each stage of at
+    least `split_from` nodes, and they meet (`_meet` on `sync`) wherever one reads what another
+    wrote. Every value is computed by one thread in the serial order of operations, so the
+    results do not depend on `threads`."""
     (order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx, vote_ptr,
      vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, grouped, callee_rank) = plan
     has_queue, rps, workers, base, per, limit = cap
@@ -359,72 +466,106 @@ def _flow(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_
      throttle_rps, drop_queue, revive, blackhole, offered, admitted, accept, served, queue,
      wait_s, service_rate, service_latency_s, latency_s, call_time_s, deps_ok, avail, live,
      success, goodput) = state
-    for i in range(offered.shape[0]):
+    stage_work, called = work[0], work[1]
+    lo, hi = _part(0, offered.shape[0], tid, threads)
+    for ii in range(lo, hi):
+        i = _u(ii)
         offered[i] = load_rps[i] + incoming[i] + extra_rps[i]
     _serve(dt, has_queue, rps, workers, base, per, limit, offered, throttle_rps, own_up,
            call_time_s, capacity_factor, added_latency_s, drop_queue, queue, served, accept,
-           admitted, service_rate, wait_s, service_latency_s)
+           admitted, service_rate, wait_s, service_latency_s, lo, hi)
+    _meet(sync, tid, threads)
     _stage_pass(order, stage_lo, cyclic, n_labels, label, gate_ptr, gate_idx, best_ptr, best_idx,
                 vote_ptr, vote_idx, vote_k, fo_primary, fo_seconds, call_ptr, grouped, own_up,
                 local,
                 accept, avail, wait_s, service_latency_s, latency_s, blackhole, revive,
                 callee_rank, callee, timeout_s, ramp_width_s, retries, allow, first_backoff_s,
                 hard, closed, use_closed, t_s, down_below, failover_since, deps_ok, call_time_s,
-                in_time, p)
+                in_time, p, stage_work, tid, threads, sync, split_from)
     _outcome(load_rps, incoming, extra_rps, extra_timeout_s, organic_timeout_s, latency_s, wait_s,
-             accept, avail, served, callee, sent, in_time, live, success, goodput)
-    for i in range(send.shape[0]):
+             accept, avail, served, callee, sent, in_time, live, success, goodput, called, lo, hi)
+    for ii in range(lo, hi):
+        i = _u(ii)
         send[i] = (served[i] if has_queue[i] else admitted[i]) * local[i]
+    _meet(sync, tid, threads)
+    lo, hi = _part(0, callee.shape[0], tid, threads)
     _move_attempts(dt, callee, caller, timeout_s, backoff_s, per_request, pool_open, latency_s,
-                   blackhole, in_time, p, send, pools, failed, wanted, total, first, refill)
+                   blackhole, in_time, p, send, pools, failed, wanted, total, first, refill, lo, hi)
 
 
 @_jit
 def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan, cap, edges,
-         calls, state, incoming, organic_timeout_s, failover_since, send, dns, rec):
+         calls, state, incoming, organic_timeout_s, failover_since, send, dns, rec, work, tid,
+         threads, sync, split_from):
     """Steps k0..k1-1 of a stretch with no scenario event after k0, no mechanism but the DNS
     caches, no retry budget and no breaker: factors, DNS caches, flow, retries and the recorder's
     tallies, all compiled. Stops early, after the flow of the step whose OK/degraded/down codes
     change (the engine records that step itself: degraded propagation and windows are Python).
-    Returns (first step not fully done, DNS clock)."""
+    Runs as thread `tid` of `threads` (all of them call it with the same arguments but `tid`,
+    see `_flow_part`; the DNS caches are thread 0's). Returns (first step not fully done, DNS
+    clock)."""
     (has_dns, clock, ring, failing_code, negative, servfail_since_s, stale_s, neg_steps,
      ttl_steps, jitter_divisor, fresh, fresh_bad, spread, spread_bad, renewing, renewing_bad,
      bad, due, records, answers, consumers, consumer_slot, pooled) = dns
     codes, soft, paying, revenue_per_s, degraded_loss, loss, sums, counts, per_point = rec
     callee = edges[0]
     sent, total = calls[5], calls[8]
+    changed = work[2]
     # the State arrays this loop touches itself (positions in sim/kernel.py STATE_FIELDS)
     local, capacity_factor, extra_rps, extra_timeout_s = state[1], state[2], state[4], state[5]
     drop_queue, revive, offered, queue = state[8], state[9], state[11], state[15]
     success, goodput = state[24], state[25]
-    capacity_factor[:] = base_capacity  # State.reset_factors, then Timeline.factors: fixed
-    extra_rps[:] = 0.0  # between events, and no mechanism here adds work
-    extra_timeout_s[:] = NEVER_S
+    lo, hi = _part(0, success.shape[0], tid, threads)
+    elo, ehi = _part(0, callee.shape[0], tid, threads)
+    for ii in range(lo, hi):  # State.reset_factors, then Timeline.factors: fixed between events,
+        i = _u(ii)
+        capacity_factor[i] = base_capacity[i]  # and no mechanism here adds work
+        extra_rps[i] = 0.0
+        extra_timeout_s[i] = NEVER_S
     for k in range(k0, k1):
         t_s = k * dt
-        if k == k0 + 1:  # Timeline.apply between events: one-step actions are over
-            drop_queue[:] = False
-            revive[:] = False
-        local[:] = base_local
+        for ii in range(lo, hi):
+            i = _u(ii)
+            if k == k0 + 1:  # Timeline.apply between events: one-step actions are over
+                drop_queue[i] = False
+                revive[i] = False
+            local[i] = base_local[i]
         if has_dns:  # DnsCaches.before_flow
             clock += 1
-            _dns_tick(clock, ring, t_s, failing_code, negative, servfail_since_s, stale_s,
-                      neg_steps, ttl_steps, jitter_divisor, fresh, fresh_bad, spread, spread_bad,
-                      renewing, renewing_bad, bad, due)
-            _dns_local(local, records, answers, consumers, consumer_slot, pooled, bad)
-        _flow(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_since, send,
-              dt, t_s, down_below, False, True)
-        incoming[:] = 0.0  # Retries.advance (all attempts go out), then what each callee gets
-        for e in range(callee.shape[0]):
+            _meet(sync, tid, threads)  # `local` is reset everywhere
+            if tid == 0:
+                _dns_tick(clock, ring, t_s, failing_code, negative, servfail_since_s, stale_s,
+                          neg_steps, ttl_steps, jitter_divisor, fresh, fresh_bad, spread,
+                          spread_bad, renewing, renewing_bad, bad, due)
+                _dns_local(local, records, answers, consumers, consumer_slot, pooled, bad)
+        _flow_part(plan, cap, edges, calls, state, incoming, organic_timeout_s, failover_since,
+                   send, dt, t_s, down_below, False, True, work, tid, threads, sync, split_from)
+        _meet(sync, tid, threads)  # every edge's `total` is known
+        for ee in range(elo, ehi):  # Retries.advance (all attempts go out),
+            e = _u(ee)
             sent[e] = total[e]
-            incoming[_u(callee[e])] += sent[e]
-        for i in range(success.shape[0]):  # Recorder.record: a changed code needs Python
+        for ii in range(lo, hi):  # then what each callee gets (edges in order)
+            i = _u(ii)
+            incoming[i] = 0.0
+        for e in range(callee.shape[0]):
+            c = callee[e]
+            if lo <= c < hi:
+                incoming[_u(c)] += total[e]
+        changed[tid] = 0
+        for ii in range(lo, hi):  # Recorder.record: a changed code needs Python
+            i = _u(ii)
             x = success[i]
             code = 2 if x < down_below else (1 if x < degraded_below or soft[i] else 0)
             if code != codes[i]:
+                changed[tid] = 1
+                break
+        _meet(sync, tid, threads)
+        for t in range(threads):
+            if changed[t]:
                 return k, clock
         b = k // per_point
         _tally(paying, revenue_per_s, degraded_loss, success, codes, dt, 1, loss, sums, b,
-               1, offered, goodput, queue, success)
-        counts[b] += 1.0
+               1, offered, goodput, queue, success, tid, threads)
+        if tid == 0:
+            counts[b] += 1.0
     return k1, clock
