@@ -8,6 +8,8 @@ they call changes.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -40,12 +42,15 @@ def _fetch_add(typingctx, counters, i, v):
     return types.int64(counters, i, v), codegen
 
 
+_YIELD_SYMBOL = "SwitchToThread" if sys.platform == "win32" else "sched_yield"  # both int(void)
+
+
 @intrinsic
 def _yield_cpu(typingctx):
-    """sched_yield(): let a thread waiting for this core run (libc, POSIX)."""
+    """sched_yield() (POSIX) or SwitchToThread() (Windows): let a thread waiting for this core run."""
     def codegen(context, builder, sig, args):
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
-                                            "sched_yield")
+                                            _YIELD_SYMBOL)
         builder.call(fn, [])
         return context.get_dummy_value()
     return types.void(), codegen
