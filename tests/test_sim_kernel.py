@@ -125,10 +125,15 @@ def generated(n: int) -> tuple[object, dict]:
     return module, module.dynamic_model(n)
 
 
-def test_generated_model_agrees_and_auto_compiles_large_models() -> None:
-    bench, doc = generated(COMPILED_FROM + 200)
+def generated_case(n: int = COMPILED_FROM + 200) -> tuple[object, str, str]:
+    """The generated model compiled, with its most used DNS record and datastore (fault targets)."""
+    bench, doc = generated(n)
     graph = compile_model(load_model_text(json.dumps(doc), "generated.json"))
-    record, store = bench.popular(doc, "dns_record"), bench.popular(doc, "datastore")
+    return graph, bench.popular(doc, "dns_record"), bench.popular(doc, "datastore")
+
+
+def test_generated_model_agrees_and_auto_compiles_large_models() -> None:
+    graph, record, store = generated_case()
     sc = load_scenario_text(f"""
 version: 1
 duration: 40m
@@ -155,9 +160,7 @@ def test_kernel_choice() -> None:
 def test_compiled_stretches_agree_with_single_steps_and_numpy() -> None:
     """Stretches of steps in one compiled call (kernel_loops._run) end at events and at any
     changed OK/degraded/down code; one-step actions (restart, drop_queue) last one step."""
-    bench, doc = generated(COMPILED_FROM + 200)
-    graph = compile_model(load_model_text(json.dumps(doc), "generated.json"))
-    record, store = bench.popular(doc, "dns_record"), bench.popular(doc, "datastore")
+    graph, record, store = generated_case()
     sc = load_scenario_text(f"""
 version: 1
 duration: 30m
@@ -211,9 +214,7 @@ def test_threads_give_the_one_thread_results_bit_for_bit(monkeypatch, split_from
     """A stretch on 2 or 3 threads (kernel_loops._run with barriers) computes every value as one
     thread does; `split_from` 1 shares out every acyclic stage, 10**9 none."""
     monkeypatch.setattr("aftershock.sim.kernel.SPLIT_FROM", split_from)
-    bench, doc = generated(COMPILED_FROM + 200)
-    graph = compile_model(load_model_text(json.dumps(doc), "generated.json"))
-    record, store = bench.popular(doc, "dns_record"), bench.popular(doc, "datastore")
+    graph, record, store = generated_case()
     sc = load_scenario_text(f"""
 version: 1
 duration: 20m
