@@ -46,7 +46,8 @@ def top_occurs(tree: FaultTree, members: list[np.ndarray]) -> np.ndarray:
     del failed
     index = {name: i for i, name in enumerate(events)}
     values: dict[str, np.ndarray] = {}
-    last_use = _last_use(tree)
+    plan = tree.postorder()
+    last_use = _last_use(tree, plan)
 
     def value(arg: Arg) -> np.ndarray:
         if arg.kind == "basic":
@@ -55,7 +56,7 @@ def top_occurs(tree: FaultTree, members: list[np.ndarray]) -> np.ndarray:
             return np.full(packed.shape[1], 255 if tree.house_events[arg.name] else 0, np.uint8)
         return values[arg.name]
 
-    for step, name in enumerate(_bottom_up(tree)):
+    for step, name in enumerate(plan):
         gate = tree.gates[name]
         args = [value(a) for a in gate.args]
         if gate.kind in ("and", "nand"):
@@ -108,33 +109,14 @@ def _ranker(n: int, size: int):
     return lambda rows: last - sum(binom[n - 1 - rows[:, i], size - i] for i in range(size))
 
 
-def _last_use(tree: FaultTree) -> dict[str, int]:
-    """For every gate, the position (in `_bottom_up`) of the last gate that reads it."""
+def _last_use(tree: FaultTree, plan: list[str]) -> dict[str, int]:
+    """For every gate, the position (in `plan`) of the last gate that reads it."""
     last: dict[str, int] = {}
-    for step, name in enumerate(_bottom_up(tree)):
+    for step, name in enumerate(plan):
         for arg in tree.gates[name].args:
             if arg.kind == "gate":
                 last[arg.name] = step
     return last
-
-
-def _bottom_up(tree: FaultTree) -> list[str]:
-    """Gates reachable from the top, every gate after the gates it reads."""
-    order: list[str] = []
-    seen: set[str] = set()
-    stack: list[tuple[str, bool]] = [(tree.top, False)]
-    while stack:
-        name, done = stack.pop()
-        if done:
-            order.append(name)
-            continue
-        if name in seen:
-            continue
-        seen.add(name)
-        stack.append((name, True))
-        stack.extend((a.name, False) for a in tree.gates[name].args
-                     if a.kind == "gate" and a.name not in seen)
-    return order
 
 
 def main() -> int:

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aftershock.analysis import bdd_order
-from aftershock.analysis.bdd_order import _postorder
 from aftershock.analysis.fault_tree_modules import Modules, find_modules
 from aftershock.analysis.faulttree import Arg, FaultTree, FaultTreeBDD, Gate, analyze_fault_tree
 from aftershock.analysis.importance import importance
@@ -153,14 +152,14 @@ def test_find_modules_keeps_independent_gates_and_drops_shared_ones() -> None:
         Gate("g4", "or", _b("g2", "e3")),  # holds all of e2, e3: a module
         Gate("g0", "and", _b("g1", "g4", "g3", "g1")),
     ], "g0")
-    found = find_modules(tree, _postorder(tree))
+    found = find_modules(tree, tree.postorder())
     assert found.gates == {"g1", "g3", "g4"}
     assert found.negated == {"g3"}
 
 
 def test_a_gate_over_one_event_is_no_module() -> None:
     tree = _tree([Gate("g1", "not", _b("e0")), Gate("g0", "or", _b("g1", "e1"))], "g0", events=2)
-    assert find_modules(tree, _postorder(tree)).gates == frozenset()
+    assert find_modules(tree, tree.postorder()).gates == frozenset()
 
 
 def test_nested_negated_modules_with_an_order_limit() -> None:

@@ -66,7 +66,7 @@ def build_bdd(tree: FaultTree, max_memory: int) -> BuiltBDD:
     winner (early sizes can mislead: on edfpa14r the order that wins by 2x looks the worst
     early on). The candidates share the memory budget.
     """
-    plan = _postorder(tree)
+    plan = tree.postorder()
     modules = find_modules(tree, plan)
     orders = variable_orders(tree, modules)
     uses = Counter(a.name for name in plan for a in tree.gates[name].args if a.kind == "gate")
@@ -281,7 +281,7 @@ def variable_orders(tree: FaultTree, modules: Modules | None = None) -> list[lis
     the module, right before the module's own events."""
     index: dict[str, int] = {}
     under: dict[str, int] = {}  # bitset of the basic events under each gate
-    for name in _postorder(tree):
+    for name in tree.postorder():
         bits = 0
         for arg in tree.gates[name].args:
             if arg.kind == "basic":
@@ -330,23 +330,6 @@ def _dfs_events(tree: FaultTree, key, module_gates: frozenset[str]) -> list[Arg]
             if arg.name in module_gates:
                 out.append(arg)
             stack.append(iter(args(arg.name)))
-    return out
-
-
-def _postorder(tree: FaultTree) -> list[str]:
-    """The gates under the top gate, each after the gates it uses (the top gate last)."""
-    done: set[str] = {tree.top}
-    out: list[str] = []
-    stack = [(tree.top, iter(tree.gates[tree.top].args))]
-    while stack:
-        name, it = stack[-1]
-        arg = next(it, None)
-        if arg is None:
-            stack.pop()
-            out.append(name)
-        elif arg.kind == "gate" and arg.name not in done:
-            done.add(arg.name)
-            stack.append((arg.name, iter(tree.gates[arg.name].args)))
     return out
 
 

@@ -76,6 +76,22 @@ class FaultTree:
                     break
         return list(gates_seen), list(events_seen)
 
+    def postorder(self) -> list[str]:
+        """The gates under the top gate, each after the gates it uses (the top gate last)."""
+        done: set[str] = {self.top}
+        out: list[str] = []
+        stack = [(self.top, iter(self.gates[self.top].args))]
+        while stack:
+            name, it = stack[-1]
+            arg = next(it, None)
+            if arg is None:
+                stack.pop()
+                out.append(name)
+            elif arg.kind == "gate" and arg.name not in done:
+                done.add(arg.name)
+                stack.append((arg.name, iter(self.gates[arg.name].args)))
+        return out
+
     def missing_probabilities(self) -> list[str]:
         """Basic events under the top gate that have no probability."""
         return [e for e in self.reachable()[1] if self.basic_events.get(e) is None]

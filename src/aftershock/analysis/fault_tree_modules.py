@@ -40,7 +40,7 @@ class Modules:
 def find_modules(tree: FaultTree, plan: list[str]) -> Modules:
     """The modules under the top gate (the top itself excluded), in linear time.
 
-    `plan` lists the gates under the top, each after the gates it uses (`bdd_order._postorder`).
+    `plan` lists the gates under the top, each after the gates it uses (`FaultTree.postorder`).
     One depth-first walk stamps every visit of a node with a clock; a gate is a module when every
     node under it is first visited after the gate is entered and last visited before the gate's
     first visit ends.
