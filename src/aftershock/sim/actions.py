@@ -109,10 +109,7 @@ class Timeline:
                 elif what == "action":
                     touched |= self._act(self.scenario.actions[idx], st, step)
                 elif what == "daily":
-                    ids, profile = self.profiles[idx]
-                    self.load_factor[ids] = profile.factor(step.t_s)
-                    for i in ids.tolist():
-                        st.load_rps[i] = self._organic_load(i)
+                    self._reload(st, *self.profiles[idx], step)
             for target in touched:
                 self._recompute(target, st, step)
 
@@ -156,6 +153,14 @@ class Timeline:
             latest = [f for f in faults if f.kind in dns.fault_kinds or f.kind == "outage"]
             dns.apply_fault(i, latest[-1] if latest else None, step.t_s)
 
+    def _reload(self, st: State, ids: np.ndarray, profile: DailyProfile, step: Step) -> None:
+        """A profile's factor moved: the organic load of the components it shapes, at once for
+        all of them; those with an active load fault go through `_organic_load`."""
+        self.load_factor[ids] = profile.factor(step.t_s)
+        st.load_rps[ids] = self.model_load[ids] * self.load_factor[ids]
+        faulted = {self.fault_ids[x] for x in self.active if self.faults[x].kind == "load"}
+        for i in faulted.intersection(ids.tolist()):
+            st.load_rps[i] = self._organic_load(i)
 
     def _organic_load(self, i: int) -> float:
         """The model's load times the daily factor now, as the active load faults change it."""
