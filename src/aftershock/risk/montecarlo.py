@@ -201,9 +201,13 @@ def _failover_hits(graph: CompiledGraph, fails: tuple[np.ndarray, ...], failover
     """(sources, groups) bool: can the source take down a member of the group? A source that can
     reach no group's member opens no window (the windows depend on no other)."""
     hits = np.zeros((len(fails), len(failover)), bool)
+    if not failover:
+        return hits
+    owner = np.repeat(np.arange(len(fails)), [len(f) for f in fails])  # the source of each failed id
+    failed = np.concatenate([*fails, np.zeros(0, np.int64)])
     for j, g in enumerate(failover):
         near = graph.hard_descendants(g.members)
-        hits[:, j] = [bool(near[f].any()) for f in fails]
+        hits[:, j] = np.bincount(owner[near[failed]], minlength=len(fails)) > 0
     return hits
 
 
