@@ -1,8 +1,13 @@
-"""Hypothesis strategies shared by the property tests: random small dependency models."""
+"""Hypothesis strategies shared by the property tests (random small dependency models), and the
+brute-force fault-tree oracle they are checked against."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import strategies as st
+
+from aftershock.analysis.fault_tree_model import Arg, FaultTree
 
 # An unavailability drawn for a fault-tree test; None leaves it out (no failure data).
 PROBABILITIES = st.sampled_from([0.0, 0.05, 0.1, 0.3, 0.5, 0.9, 1.0, None])
@@ -43,3 +48,42 @@ def random_models(
             spec["unavailability"] = p
         components[name] = spec
     return {"version": 1, "components": components}
+
+
+def evaluate_tree(tree: FaultTree, failed: set[str]) -> bool:
+    """Whether the top event occurs when exactly the basic events in `failed` have failed."""
+    memo: dict[str, bool] = {}
+
+    def value(arg: Arg) -> bool:
+        if arg.kind == "basic":
+            return arg.name in failed
+        if arg.kind == "house":
+            return tree.house_events[arg.name]
+        if arg.name not in memo:
+            g = tree.gates[arg.name]
+            vals = [value(a) for a in g.args]
+            memo[arg.name] = {
+                "and": all(vals), "or": any(vals), "atleast": sum(vals) >= (g.k or 0),
+                "not": not vals[0], "null": vals[0], "nand": not all(vals), "nor": not any(vals),
+                "xor": sum(vals) % 2 == 1,
+            }[g.kind]
+        return memo[arg.name]
+
+    return value(Arg("gate", tree.top))
+
+
+def enumerate_tree(tree: FaultTree) -> tuple[float, set[frozenset[str]]]:
+    """Exact top-event probability and minimal cut sets, by evaluating the tree on every state of
+    its basic events (each must have a probability)."""
+    names = list(tree.basic_events)
+    exact, true_sets = 0.0, []
+    for state in itertools.product([False, True], repeat=len(names)):
+        failed = {n for n, f in zip(names, state, strict=True) if f}
+        if evaluate_tree(tree, failed):
+            w = 1.0
+            for n, f in zip(names, state, strict=True):
+                q = tree.basic_events[n]
+                w *= q if f else 1 - q
+            exact += w
+            true_sets.append(frozenset(failed))
+    return exact, {c for c in true_sets if not any(o < c for o in true_sets)}

@@ -9,7 +9,6 @@ without modules, and those of brute-force enumeration.
 
 from __future__ import annotations
 
-import itertools
 from unittest import mock
 
 import numpy as np
@@ -21,6 +20,8 @@ from aftershock.analysis import bdd_order
 from aftershock.analysis.fault_tree_modules import Modules, find_modules
 from aftershock.analysis.faulttree import Arg, FaultTree, FaultTreeBDD, Gate, analyze_fault_tree
 from aftershock.analysis.importance import importance
+
+from .strategies import enumerate_tree
 
 KINDS = ["and", "or", "atleast", "not", "nand", "nor", "xor", "null", "or", "and"]
 
@@ -77,35 +78,6 @@ def _by_event(bdd: FaultTreeBDD, values: np.ndarray) -> dict[str, float]:
     return dict(zip(bdd.events, values.tolist(), strict=True))
 
 
-def _enumerate(tree: FaultTree) -> tuple[float, set[frozenset[str]]]:
-    """Exact probability and minimal cut sets by enumerating every state of the basic events."""
-    names = sorted(tree.basic_events)
-    exact, true_sets = 0.0, []
-    for state in itertools.product([False, True], repeat=len(names)):
-        failed = {n for n, f in zip(names, state, strict=True) if f}
-        if _value(tree, tree.top, failed, {}):
-            w = 1.0
-            for n, f in zip(names, state, strict=True):
-                q = tree.basic_events[n]
-                w *= q if f else 1 - q
-            exact += w
-            true_sets.append(frozenset(failed))
-    return exact, {c for c in true_sets if not any(o < c for o in true_sets)}
-
-
-def _value(tree: FaultTree, name: str, failed: set[str], memo: dict[str, bool]) -> bool:
-    if name not in memo:
-        g = tree.gates[name]
-        vals = [a.name in failed if a.kind == "basic" else tree.house_events[a.name]
-                if a.kind == "house" else _value(tree, a.name, failed, memo) for a in g.args]
-        memo[name] = {
-            "and": all(vals), "or": any(vals), "atleast": sum(vals) >= (g.k or 0),
-            "not": not vals[0], "null": vals[0], "nand": not all(vals), "nor": not any(vals),
-            "xor": sum(vals) % 2 == 1,
-        }[g.kind]
-    return memo[name]
-
-
 @settings(max_examples=300, deadline=None)
 @given(modular_trees())
 def test_modular_bdd_gives_the_plain_bdds_answers(tree: FaultTree) -> None:
@@ -127,7 +99,7 @@ def test_modular_bdd_gives_the_plain_bdds_answers(tree: FaultTree) -> None:
 @settings(max_examples=200, deadline=None)
 @given(modular_trees())
 def test_modular_bdd_matches_enumeration(tree: FaultTree) -> None:
-    exact, minimal = _enumerate(tree)
+    exact, minimal = enumerate_tree(tree)
     bdd = FaultTreeBDD.build(tree)
     assert bdd.probability() == pytest.approx(exact, abs=1e-12)
     assert {frozenset(c) for c in bdd.minimal_cut_sets().all()} == minimal
@@ -173,7 +145,7 @@ def test_nested_negated_modules_with_an_order_limit() -> None:
     ], "g0")
     bdd = FaultTreeBDD.build(tree)
     assert set(bdd.module_roots) and len(bdd.module_roots) == 3  # g3, g2, g1
-    exact, minimal = _enumerate(tree)
+    exact, minimal = enumerate_tree(tree)
     assert bdd.probability() == pytest.approx(exact, abs=1e-15)
     assert {frozenset(c) for c in bdd.minimal_cut_sets().all()} == minimal
     plain = _plain(tree)
@@ -204,6 +176,6 @@ def test_modules_exported_through_dddmp_give_the_same_answers(monkeypatch) -> No
     for order in (None, 1, 2):
         assert {frozenset(c) for c in dumped.minimal_cut_sets(order).all()} == \
             {frozenset(c) for c in walked.minimal_cut_sets(order).all()}
-    exact, minimal = _enumerate(tree)
+    exact, minimal = enumerate_tree(tree)
     assert dumped.probability() == pytest.approx(exact, abs=1e-15)
     assert {frozenset(c) for c in dumped.minimal_cut_sets().all()} == minimal

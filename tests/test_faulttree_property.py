@@ -23,7 +23,7 @@ from aftershock.analysis.propagation import propagate_down, scenario_bits, words
 from aftershock.model.compile import compile_model
 from aftershock.model.load import load_model_text
 
-from .strategies import PROBABILITIES, random_models
+from .strategies import PROBABILITIES, enumerate_tree, random_models
 
 # Fault-tree tests: up to 8 components (2^8 states to enumerate), any probability or none.
 FT_MODELS = random_models(max_components=8, unavailability=PROBABILITIES)
@@ -131,45 +131,12 @@ def random_trees(draw: st.DrawFn) -> FaultTree:
     return FaultTree("random", f"g{len(gates) - 1}", gates, events, houses)
 
 
-def _evaluate(tree: FaultTree, failed: set[str]) -> bool:
-    memo: dict[str, bool] = {}
-
-    def value(arg: Arg) -> bool:
-        if arg.kind == "basic":
-            return arg.name in failed
-        if arg.kind == "house":
-            return tree.house_events[arg.name]
-        if arg.name not in memo:
-            g = tree.gates[arg.name]
-            vals = [value(a) for a in g.args]
-            memo[arg.name] = {
-                "and": all(vals), "or": any(vals), "atleast": sum(vals) >= (g.k or 0),
-                "not": not vals[0], "null": vals[0], "nand": not all(vals), "nor": not any(vals),
-                "xor": sum(vals) % 2 == 1,
-            }[g.kind]
-        return memo[arg.name]
-
-    return value(Arg("gate", tree.top))
-
-
 @settings(max_examples=300, deadline=None)
 @given(random_trees())
 def test_gate_tree_probability_and_cut_sets_match_enumeration(tree: FaultTree) -> None:
     bdd = FaultTreeBDD.build(tree)
-    names = list(tree.basic_events)
-    exact = 0.0
-    true_sets = []
-    for state in itertools.product([False, True], repeat=len(names)):
-        failed = {n for n, f in zip(names, state, strict=True) if f}
-        if _evaluate(tree, failed):
-            w = 1.0
-            for n, f in zip(names, state, strict=True):
-                q = tree.basic_events[n]
-                w *= q if f else 1 - q
-            exact += w
-            true_sets.append(frozenset(failed))
+    exact, minimal = enumerate_tree(tree)
     assert bdd.probability() == pytest.approx(exact, abs=1e-12)
-    minimal = {c for c in true_sets if not any(o < c for o in true_sets)}
     assert {frozenset(c) for c in bdd.minimal_cut_sets().all()} == minimal
     result = analyze_fault_tree(tree, limit=1000)
     assert result.mcs_count == len(minimal)
