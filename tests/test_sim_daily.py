@@ -7,12 +7,13 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from aftershock.errors import AftershockError, ModelError
+from aftershock.errors import AftershockError
 from aftershock.model.compile import compile_model
 from aftershock.model.dynamics import Daily
 from aftershock.model.load import load_model_text
 from aftershock.sim import Simulation, load_scenario_text, simulate
 from aftershock.sim.daily import DailyProfile
+from tests.test_sim_model_keys import assert_located
 
 START = "2025-10-20T00:00:00-04:00"
 
@@ -197,12 +198,7 @@ components:
     ("backlog: {rate: 1, drain_rps: 2, tolerance: 1m, through: lbb}", "unknown component 'lbb'"),
 ])
 def test_bad_profiles_are_located(block: str, message: str) -> None:
-    text = f"version: 1\ncomponents:\n  lb: {{}}\n  app:\n    {block}\n"
-    with pytest.raises(ModelError) as err:
-        load_model_text(text, "m.yaml")
-    assert message in str(err.value)
-    assert err.value.file == "m.yaml" and err.value.line in (4, 5)
-    assert err.value.component == "app"
+    assert_located(block, message, other="lb")
 
 
 def test_a_profile_needs_a_scenario_with_a_start() -> None:

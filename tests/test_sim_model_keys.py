@@ -46,7 +46,12 @@ components:
     ("capacity: {rps: 5, burst: 3}", "unknown key 'burst'"),
 ])
 def test_bad_dynamics_are_located(block: str, message: str) -> None:
-    text = f"version: 1\ncomponents:\n  db: {{}}\n  app:\n    {block}\n"
+    assert_located(block, message)
+
+
+def assert_located(block: str, message: str, other: str = "db") -> None:
+    """A model of `other` and `app`, `block` under app, fails with `message` at app's lines."""
+    text = f"version: 1\ncomponents:\n  {other}: {{}}\n  app:\n    {block}\n"
     with pytest.raises(ModelError) as err:
         load_model_text(text, "m.yaml")
     assert message in str(err.value)
