@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape, quoteattr
 from aftershock.analysis.fault_tree_gc import collector_paused
 from aftershock.analysis.fault_tree_model import (
     Arg,
+    ArgKind,
     FaultTree,
     FaultTreeError,
     Gate,
@@ -137,6 +138,7 @@ class _Definitions:
     names: dict[str, Element] = field(default_factory=dict)  # every event name -> its definition
     tree_names: list[str] = field(default_factory=list)
     ccf_groups: list[tuple[Element, list[str]]] = field(default_factory=list)  # (group, members)
+    ccf_members: set[str] = field(default_factory=set)  # each is referenced as its expansion's gate
 
 
 def read_fault_tree(paths: list[str | Path] | str | Path, top: str | None = None,
@@ -209,17 +211,10 @@ def _assemble(defs: _Definitions, top: str | None, mission_time_h: float, first_
     constants: dict[str, bool] = {}
     for name, (define, formula) in defs.gates.items():
         _gate_from_formula(defs, name, define, formula, gates, constants)
-    members = {m for _, ms in defs.ccf_groups for m in ms}
     basic = {name: _basic_probability(defs, el, mission_time_h)
-             for name, el in defs.basic.items() if name not in members}
+             for name, el in defs.basic.items() if name not in defs.ccf_members}
     for group, group_members in defs.ccf_groups:
         _expand_ccf_group(defs, group, group_members, gates, basic, mission_time_h)
-    if members:  # a member is now the gate of its independent and common-cause failures
-        for gname, gate in gates.items():
-            if any(a.kind == "basic" and a.name in members for a in gate.args):
-                args = tuple(Arg("gate", a.name) if a.kind == "basic" and a.name in members else a
-                             for a in gate.args)
-                gates[gname] = Gate(gate.name, gate.kind, args, gate.k)
     house = {name: _house_value(el) for name, el in defs.house.items()}
     house.update(constants)
     used = {a.name for g in gates.values() for a in g.args if a.kind == "gate"}
@@ -290,6 +285,7 @@ def _ccf_members(defs: _Definitions, group: Element) -> list[str]:
         _define(defs, ref, "basic event")
         defs.basic[ref.name()] = ref
         names.append(ref.name())
+    defs.ccf_members.update(names)
     return names
 
 
@@ -490,9 +486,9 @@ def _reference(defs: _Definitions, el: Element) -> Arg:
     if el.tag == "event":
         for tag, table in kinds.items():
             if name in table:
-                return Arg(_ARG_KIND[tag], name)
+                return _event_arg(defs, _ARG_KIND[tag], name)
     elif name in kinds[el.tag]:
-        return Arg(_ARG_KIND[el.tag], name)
+        return _event_arg(defs, _ARG_KIND[el.tag], name)
     elif name in defs.names:
         other = defs.names[name]
         raise el.error(f"'{name}' is referenced as a {el.tag} but is defined as <{other.tag}> "
@@ -509,6 +505,12 @@ def _reference(defs: _Definitions, el: Element) -> Arg:
 
 
 _ARG_KIND = {"gate": "gate", "basic-event": "basic", "house-event": "house"}
+
+
+def _event_arg(defs: _Definitions, kind: ArgKind, name: str) -> Arg:
+    """The input for a defined event: a CCF group's member is the gate of its independent and
+    common-cause failures (`_expand_ccf_group`)."""
+    return Arg("gate" if kind == "basic" and name in defs.ccf_members else kind, name)
 
 
 def _int_attr(el: Element, attr: str) -> int | None:
