@@ -59,8 +59,6 @@ class RiskPlan:
     horizon_s: float
     failover: tuple[FailoverGroup, ...]
     watch: np.ndarray  # component ids whose state per segment is kept (targets, group members)
-    alone_down: np.ndarray  # (sources, watch) state of each watched component, one source active
-    alone_degraded: np.ndarray
     reaches_hard: np.ndarray  # (sources, targets): the source can take the target down
     reaches_any: np.ndarray  # (sources, targets): ... or degrade it
     revenue_per_hour: np.ndarray  # per target
@@ -70,8 +68,19 @@ class RiskPlan:
     reaches_failover: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
     failover_reach_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     windows: WindowTable | None = field(default=None, repr=False)  # None: nested groups, or none
+    # (watch, situations) states: each source alone, nothing failed, then windows.py's combinations
     situation_down: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
     situation_degraded: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
+
+    @property
+    def alone_down(self) -> np.ndarray:
+        """(sources, watch) state of each watched component, one source active (a view)."""
+        return self.situation_down[:, : len(self.sources)].T
+
+    @property
+    def alone_degraded(self) -> np.ndarray:
+        """(sources, watch) degraded state of each watched component, one source active (a view)."""
+        return self.situation_degraded[:, : len(self.sources)].T
 
     @property
     def target_names(self) -> list[str]:
@@ -140,8 +149,6 @@ def plan_risk(
         horizon_s=float(horizon_s),
         failover=tuple(failover),
         watch=watch,
-        alone_down=alone_down,
-        alone_degraded=alone_degraded,
         reaches_hard=np.stack([hard_reach[f].any(axis=0) for f in fails]) if fails else np.zeros((0, len(target_ids)), bool),
         reaches_any=np.stack([any_reach[f].any(axis=0) for f in fails]) if fails else np.zeros((0, len(target_ids)), bool),
         revenue_per_hour=graph.revenue_per_hour[target_ids].copy(),
