@@ -89,8 +89,8 @@ class Timeline:
 
     def next_event_step(self, k: int) -> int | None:
         """The first event step after step `k`, or None."""
-        later = self.event_steps[self.event_steps > k]
-        return int(later[0]) if later.size else None
+        at = int(np.searchsorted(self.event_steps, k, side="right"))  # sorted: no mask, no copy
+        return int(self.event_steps[at]) if at < len(self.event_steps) else None
 
     def apply(self, st: State, step: Step) -> None:
         """Start and end faults and take the actions due at this step."""
