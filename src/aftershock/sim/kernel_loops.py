@@ -365,7 +365,7 @@ def _codes(success, down_below, degraded_below, soft):
 
 @_jit
 def _tally(paying, revenue_per_s, degraded_loss, success, codes, dt_s, repeat, loss,
-           sums, b, take, offered, goodput, queue, success_row, tid=0, threads=1):
+           sums, b, take, offered, goodput, queue, tid=0, threads=1):
     """Losses of `repeat` steps and the series sums of point `b` (Recorder.record), thread
     `tid`'s share of the paying and of all components."""
     lo, hi = _part(0, paying.shape[0], tid, threads)
@@ -381,7 +381,7 @@ def _tally(paying, revenue_per_s, degraded_loss, success, codes, dt_s, repeat, l
         sum_offered[i] = sum_offered[i] + offered[i] * take
         sum_goodput[i] = sum_goodput[i] + goodput[i] * take
         sum_queue[i] = sum_queue[i] + queue[i] * take
-        sum_success[i] = sum_success[i] + success_row[i] * take
+        sum_success[i] = sum_success[i] + success[i] * take
 
 
 @_jit
@@ -570,7 +570,7 @@ def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan
                 return k, clock
         b = k // per_point
         _tally(paying, revenue_per_s, degraded_loss, success, codes, dt, 1, loss, sums, b,
-               1, offered, goodput, queue, success, tid, threads)
+               1, offered, goodput, queue, tid, threads)
         if tid == 0:
             counts[b] += 1.0
     return k1, clock

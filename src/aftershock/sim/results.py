@@ -228,8 +228,7 @@ class Recorder:
         for x, (b, take) in enumerate(self._spans(step.k, repeat)):  # losses once, at x == 0
             loops._tally(self.paying if x == 0 else self.paying[:0], self.revenue_per_s,
                          self.degraded_loss, st.success, self.codes, float(step.dt_s), repeat,
-                         self.loss, self._sums, b, take, st.offered, st.goodput, st.queue,
-                         st.success)
+                         self.loss, self._sums, b, take, st.offered, st.goodput, st.queue)
             self.counts[b] += take
 
     def result(self, model: str, computed: int, skipped: int, st: State) -> SimResult:
