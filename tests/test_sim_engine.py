@@ -371,14 +371,19 @@ components:
 """
 
 
+def dynamic_graph(rng: np.random.Generator):
+    """DYNAMIC compiled with TTLs, store capacity, queue limit, attempts and load drawn from `rng`."""
+    return compile_model(load_model_text(DYNAMIC.format(
+        ttl=int(rng.integers(10, 120)), neg=int(rng.integers(10, 300)),
+        store_rps=int(rng.integers(150, 400)), qlim=int(rng.integers(50, 2000)),
+        attempts=int(rng.integers(1, 4)), load=int(rng.integers(50, 150)))))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(6))
 def test_skipping_matches_every_step_on_random_dynamic_scenarios(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
-    graph = compile_model(load_model_text(DYNAMIC.format(
-        ttl=int(rng.integers(10, 120)), neg=int(rng.integers(10, 300)),
-        store_rps=int(rng.integers(150, 400)), qlim=int(rng.integers(50, 2000)),
-        attempts=int(rng.integers(1, 4)), load=int(rng.integers(50, 150)))))
+    graph = dynamic_graph(rng)
     kinds = [("store", "outage"), ("store", "capacity"), ("db", "errors"), ("rec", "dns_empty"),
              ("rec", "dns_servfail"), ("api", "load"), ("store", "latency")]
     faults = []

@@ -16,7 +16,7 @@ from aftershock.model.compile import compile_model
 from aftershock.model.load import load_model, load_model_text
 from aftershock.sim import SimResult, Simulation, load_scenario, load_scenario_text, simulate
 from aftershock.sim.engine import COMPILED_FROM
-from tests.test_sim_engine import DYNAMIC, random_model
+from tests.test_sim_engine import dynamic_graph, random_model
 
 pytest.importorskip("numba")
 
@@ -69,16 +69,23 @@ def test_metastability_examples_agree(model: str, scenario: str) -> None:
     assert_same(reference, compiled)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_random_graphs_with_cycles_and_groups_agree(seed: int) -> None:
-    """Hard cycles (dead stays dead, revived by restore), any_of, k_of_n and soft `uses`."""
-    rng = np.random.default_rng(seed)
+def random_case(rng: np.random.Generator):
+    """A random model (cycles, groups, soft uses) and 20 s in which three of its components
+    fail for 4 s each, one second apart."""
     graph = compile_model(load_model_text(random_model(rng)))
     failed = sorted({int(j) for j in rng.integers(0, graph.n, size=3)})
     faults = "\n".join(f"  - {{target: c{j}, kind: outage, at: +{2 + k}s, for: 4s}}"
                        for k, j in enumerate(failed))
     sc = load_scenario_text(f"version: 1\nduration: 20s\nstep: 1s\nfaults:\n{faults}\n",
                             set(graph.names))
+    return graph, sc
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_graphs_with_cycles_and_groups_agree(seed: int) -> None:
+    """Hard cycles (dead stays dead, revived by restore), any_of, k_of_n and soft `uses`."""
+    rng = np.random.default_rng(seed)
+    graph, sc = random_case(rng)
     reference, compiled = both(graph, sc, skip_quiet=False)
     assert_same(reference, compiled)
 
@@ -86,10 +93,7 @@ def test_random_graphs_with_cycles_and_groups_agree(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(3))
 def test_dynamic_models_with_budgets_and_breakers_agree(seed: int) -> None:
     rng = np.random.default_rng(200 + seed)
-    graph = compile_model(load_model_text(DYNAMIC.format(
-        ttl=int(rng.integers(10, 120)), neg=int(rng.integers(10, 300)),
-        store_rps=int(rng.integers(150, 400)), qlim=int(rng.integers(50, 2000)),
-        attempts=int(rng.integers(1, 4)), load=int(rng.integers(50, 150)))))
+    graph = dynamic_graph(rng)
     sc = load_scenario_text(
         "version: 1\nduration: 20m\nstep: 1s\nfaults:\n"
         "  - {target: store, kind: outage, mode: timeout, at: +1m, for: 3m}\n"
@@ -243,12 +247,7 @@ def test_threads_with_hard_cycles_and_groups(monkeypatch, seed: int) -> None:
     """Cyclic stages stay on thread 0; any_of, k_of_n and soft edges split with the rest."""
     monkeypatch.setattr("aftershock.sim.kernel.SPLIT_FROM", 1)
     rng = np.random.default_rng(seed)
-    graph = compile_model(load_model_text(random_model(rng)))
-    failed = sorted({int(j) for j in rng.integers(0, graph.n, size=3)})
-    faults = "\n".join(f"  - {{target: c{j}, kind: outage, at: +{2 + k}s, for: 4s}}"
-                       for k, j in enumerate(failed))
-    sc = load_scenario_text(f"version: 1\nduration: 20s\nstep: 1s\nfaults:\n{faults}\n",
-                            set(graph.names))
+    graph, sc = random_case(rng)
     one = simulate(graph, sc, skip_quiet=False, kernel="numba")
     two = simulate(graph, sc, skip_quiet=False, kernel="numba", threads=2)
     assert_identical(one, two)
