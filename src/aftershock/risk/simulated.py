@@ -34,6 +34,7 @@ from typing import Any
 
 from aftershock.model.compile import CompiledGraph
 from aftershock.risk.montecarlo import RiskPlan
+from aftershock.risk.profiles import SECONDS_PER_YEAR
 from aftershock.risk.results import RiskResult
 from aftershock.sim import load_scenario_text, simulate
 
@@ -145,7 +146,7 @@ def representative_outages(plan: RiskPlan, baseline: RiskResult, max_scenarios: 
     """The top contributing sources of the baseline, each with an outage of its mean duration."""
     by_name = {src.name: src for src in plan.sources[: plan.model_sources]}
     total = baseline.total_loss.mean
-    years = baseline.horizon_hours / 8760
+    years = plan.horizon_s / SECONDS_PER_YEAR  # as the Monte Carlo's rates are per year
     chosen: list[OutageScenario] = []
     covered = 0.0
     for c in baseline.contributors:
