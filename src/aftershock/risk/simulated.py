@@ -78,7 +78,7 @@ class OutageLoss:
     loss_by_target: dict[str, float]
     down_s: dict[str, float]
     degraded_s: dict[str, float]
-    recovered: bool  # every target up again when the observation ended
+    recovered: bool  # no target down or degraded when the observation ended
 
 
 @dataclass
@@ -182,8 +182,8 @@ def outage_loss(graph: CompiledGraph, scenario: OutageScenario, targets: list[st
     degraded = {t: sum(w.duration_s for w in result.windows_of(t, "degraded")) for t in targets}
     loss = {t: rev / 3600 * (down[t] + share * degraded[t])
             for t, rev, share in zip(targets, revenue_per_hour, degraded_loss, strict=True)}
-    still_down = any(ws and ws[-1].open for t in targets if (ws := result.windows_of(t)))
-    return OutageLoss(sum(loss.values()), loss, down, degraded, not still_down)
+    still_impaired = any(ws and ws[-1].open for t in targets if (ws := result.windows_of(t)))
+    return OutageLoss(sum(loss.values()), loss, down, degraded, not still_impaired)
 
 
 class SimulatorValuation:
@@ -215,7 +215,7 @@ class SimulatorValuation:
                  f"{self.observe_after_s / 3600:g} h after the fault; no sampling interval (deterministic)"]
         stuck = [v.scenario.source for v in values if not (v.baseline.recovered and v.mitigated.recovered)]
         if stuck:
-            notes.append("a target was still down when the observation ended after an outage of "
+            notes.append("a target was still down or degraded when the observation ended after an outage of "
                          + ", ".join(stuck) + ": that loss is counted until then only (a lower bound)")
         if not any(c.calls or c.capacity or c.load for c in graph.components):
             notes.append("the model has no load, capacity or calls: the simulator sees its structure only, "
