@@ -209,3 +209,15 @@ def test_a_profile_needs_a_scenario_with_a_start() -> None:
         Simulation(graph, scenario)
     assert "no `start:`" in str(err.value) and err.value.file == "m.yaml"
     assert err.value.line == 11 and err.value.hint and "start:" in err.value.hint
+
+
+def test_a_profile_needs_a_start_with_an_offset() -> None:
+    # Without an offset the start would be read in each profile's own zone: two profiles in two
+    # zones would then run on two different clocks.
+    graph = compile_model(load_model_text(
+        MODEL.format(shape="steps", factors='{"00:00": 1}', through=""), "m.yaml"))
+    scenario = load_scenario_text("version: 1\nstart: 2025-10-20T00:00:00\nduration: 1h\n",
+                                  set(graph.names))
+    with pytest.raises(AftershockError) as err:
+        Simulation(graph, scenario)
+    assert "without a UTC offset" in str(err.value) and err.value.line == 11

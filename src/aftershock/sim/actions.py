@@ -180,12 +180,14 @@ def _profiles(graph: CompiledGraph, scenario: Scenario) -> list[tuple[np.ndarray
         daily = c.load.daily if c.load else None
         if daily is None:
             continue
-        if scenario.start is None:
+        if scenario.start is None or scenario.start.tzinfo is None:
+            missing = "no `start:`" if scenario.start is None else "a `start:` without a UTC offset"
             raise graph.model.error(
-                f"'{graph.names[i]}' has a daily load profile, and the scenario has no `start:`",
+                f"'{graph.names[i]}' has a daily load profile, and the scenario has {missing}",
                 graph.names[i], ("load", "daily"),
-                hint="give the scenario an absolute start (start: 2025-10-19T23:00:00-07:00): "
-                     "the profile follows the clock")
+                hint="give the scenario an absolute start with its offset "
+                     "(start: 2025-10-19T23:00:00-07:00): the profile follows the clock of its own "
+                     "time zone, so the start must name an instant")
         key = (daily.timezone, daily.shape, tuple(daily.points()))
         shared[key].append(i)
         first.setdefault(key, daily)

@@ -31,9 +31,7 @@ class DailyProfile:
     @classmethod
     def of(cls, daily: Daily, start: datetime, duration_s: float) -> DailyProfile:
         """Lay `daily` out from a day before `start` to a day after `start + duration_s`."""
-        zone = time_zone(daily.timezone)
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=zone)
+        zone = time_zone(daily.timezone)  # `start` names an instant (it has a UTC offset)
         origin = start.astimezone(UTC)
         first = start.astimezone(zone).date() - timedelta(days=1)
         last = (start + timedelta(seconds=duration_s)).astimezone(zone).date() + timedelta(days=1)
