@@ -56,6 +56,27 @@ def test_daylight_saving_day_has_25_hours() -> None:
     assert np.diff(rises)[:2].tolist() == [25 * 3600, 24 * 3600]
 
 
+
+@pytest.mark.parametrize("shape", ["linear", "steps"])
+def test_profiles_in_several_zones_add_up_by_share(shape: str) -> None:
+    """Users in New York and Los Angeles keeping office hours: the load follows the sum."""
+    office = {"00:00": 0.1, "08:00": 0.1, "09:00": 1.0, "17:00": 1.0, "18:00": 0.1}
+    east = Daily(timezone="America/New_York", factors=office, shape=shape, share=0.7)
+    west = Daily(timezone="America/Los_Angeles", factors=office, shape=shape, share=0.3)
+    start = datetime.fromisoformat("2025-10-20T00:00:00-07:00")
+    both = DailyProfile.of((east, west), start, 48 * 3600)
+    alone = [DailyProfile.of(Daily(timezone=d.timezone, factors=office, shape=shape), start,
+                             48 * 3600) for d in (east, west)]
+    t = np.arange(0, 48 * 3600, 337.0)  # instants between and on clock times
+    np.testing.assert_allclose(both.at(t), 0.7 * alone[0].at(t) + 0.3 * alone[1].at(t),
+                               atol=1e-12)
+    # 09:00 PDT: the east coast is at its desk since three hours, the west coast arrives.
+    assert both.factor(9 * 3600) == pytest.approx(0.7 + 0.3)
+    assert both.factor(6 * 3600) == pytest.approx(0.7 + 0.3 * 0.1)  # 06:00 PDT = 09:00 EDT
+    changes = both.change_steps(60.0, 48 * 60)
+    assert (5 * 60 + 1 if shape == "linear" else 6 * 60) in changes.tolist()
+
+
 MODEL = """
 version: 1
 components:
@@ -194,6 +215,13 @@ components:
     ('load: {rps: 1, daily: {timezone: UTC, factors: {"09:00": 1}, shape: smooth}}', "shape"),
     ('load: {rps: 1, daily: {timezone: UTC, factors: {"09:00": 1}, shapes: steps}}',
      "unknown key 'shapes'"),
+    ('load: {rps: 1, daily: [{timezone: UTC, factors: {"09:00": 1}},'
+     ' {timezone: -05:00, factors: {"09:00": 1}}]}', "give each its `share`"),
+    ('load: {rps: 1, daily: [{timezone: UTC, factors: {"09:00": 1}, share: 0.5},'
+     ' {timezone: -05:00, factors: {"09:00": 1}, share: 0.5, shape: steps}]}', "one shape"),
+    ('load: {rps: 1, daily: [{timezone: UTC, factors: {"09:00": 1}, share: 0}]}',
+     "greater than 0"),
+    ('load: {rps: 1, daily: []}', "at least one profile"),
     ("backlog: {rate: load, drain_rps: 2, tolerance: 1m}", "has no `load:`"),
     ("backlog: {rate: 1, drain_rps: 2, tolerance: 1m, through: lbb}", "unknown component 'lbb'"),
 ])

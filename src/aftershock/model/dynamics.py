@@ -7,7 +7,16 @@ from datetime import UTC, timedelta, timezone, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from aftershock.model.durations import DURATION_PATTERN, parse_duration
 
@@ -75,11 +84,16 @@ def clock_minutes(text: str) -> int:
 
 class Daily(_Strict):
     """How organic load follows the clock: `factors` times `rps` at local clock times ("HH:MM" in
-    `timezone`), linear between them (`shape: steps`: held until the next), the same every day."""
+    `timezone`), linear between them (`shape: steps`: held until the next), the same every day.
+
+    In a list of profiles (users in several time zones) each has a `share`, and the load follows
+    the sum of share x factor.
+    """
 
     timezone: str
     factors: dict[str, Annotated[float, Field(ge=0)]]
     shape: Literal["linear", "steps"] = "linear"
+    share: Annotated[float, Field(gt=0)] = 1.0
 
     @field_validator("timezone")
     @classmethod
@@ -120,7 +134,32 @@ class Load(_Strict):
 
     rps: Annotated[float, Field(ge=0)]
     timeout: Duration | None = None
-    daily: Daily | None = None
+    daily: Annotated[
+        # Tags in brackets: error paths leave them out, as they leave out pydantic's type names.
+        Annotated[Daily, Tag("[one]")] | Annotated[tuple[Daily, ...], Tag("[several]")],
+        Discriminator(lambda v: "[several]" if isinstance(v, list | tuple) else "[one]"),
+    ] | None = None
+
+    @field_validator("daily")
+    @classmethod
+    def _one_shape_and_shares(cls, daily: Daily | tuple[Daily, ...] | None) -> Any:
+        if not isinstance(daily, tuple):
+            return daily
+        if not daily:
+            raise ValueError("give at least one profile, or leave `daily` out")
+        if len(daily) > 1 and any("share" not in d.model_fields_set for d in daily):
+            raise ValueError("in a list of profiles give each its `share` of the load "
+                             "(e.g. share: 0.47): the load follows the sum of share x factor")
+        if len({d.shape for d in daily}) > 1:
+            raise ValueError("the profiles of one `daily` list must have one shape "
+                             "(all linear or all steps): their sum is then of that shape too")
+        return daily
+
+    def profiles(self) -> tuple[Daily, ...]:
+        """The daily profiles, as a tuple (one, several, or none)."""
+        if self.daily is None:
+            return ()
+        return self.daily if isinstance(self.daily, tuple) else (self.daily,)
 
 
 class Backoff(_Strict):

@@ -230,7 +230,7 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     """Keys allowed at a key path of a model file (for did-you-mean on unknown keys)."""
     tp: Any = ModelFile
     for key in loc:
-        tp = _unwrap(tp)
+        tp = _branch(_unwrap(tp), key)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             info = tp.model_fields.get(str(key))
             if info is None:
@@ -238,14 +238,24 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
             tp = info.annotation
         elif typing.get_origin(tp) is dict:
             tp = typing.get_args(tp)[1]
-        elif typing.get_origin(tp) is list:
+        elif typing.get_origin(tp) in (list, tuple):
             tp = typing.get_args(tp)[0]
         else:
             return []
-    tp = _unwrap(tp)
+    tp = _branch(_unwrap(tp), None)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return list(tp.model_fields)
     return []
+
+
+def _branch(tp: Any, key: Any) -> Any:
+    """The member of a union (one mapping or a list of them) that `key` goes into."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return tp
+    for arg in map(_unwrap, typing.get_args(tp)):
+        if (typing.get_origin(arg) in (list, tuple)) == isinstance(key, int):
+            return arg
+    return tp
 
 
 def _unwrap(tp: Any) -> Any:

@@ -7,7 +7,8 @@ the run touches becomes an instant in seconds from the scenario's `start`, so da
 changes fall where they fall (a day of 23 or 25 hours; a clock time the change skips is read with
 the offset before it). The Timeline (sim/actions.py) recomputes the organic load at the steps
 `change_steps` names: at every clock time, and at every step of a linear ramp. Between them the
-load is constant, so skipping quiet stretches stays exact.
+load is constant, so skipping quiet stretches stays exact. A list of profiles (users in several
+time zones) is laid out as one: the sum of each profile's factor times its share.
 """
 
 from __future__ import annotations
@@ -29,8 +30,24 @@ class DailyProfile:
     linear: bool
 
     @classmethod
-    def of(cls, daily: Daily, start: datetime, duration_s: float) -> DailyProfile:
-        """Lay `daily` out from a day before `start` to a day after `start + duration_s`."""
+    def of(cls, daily: Daily | tuple[Daily, ...], start: datetime,
+           duration_s: float) -> DailyProfile:
+        """Lay `daily` out from a day before `start` to a day after `start + duration_s`.
+
+        Several profiles (users in several time zones) are summed, each times its `share`: all
+        have one shape, so their sum is exact at the union of their clock times.
+        """
+        parts = [cls._one(d, start, duration_s) for d in
+                 (daily if isinstance(daily, tuple) else (daily,))]
+        shares = [d.share for d in (daily if isinstance(daily, tuple) else (daily,))]
+        if len(parts) == 1 and shares[0] == 1.0:
+            return parts[0]
+        times = np.unique(np.concatenate([p.times_s for p in parts]))
+        factors = sum(share * p.at(times) for share, p in zip(shares, parts, strict=True))
+        return cls(times, np.asarray(factors, dtype=float), parts[0].linear)
+
+    @classmethod
+    def _one(cls, daily: Daily, start: datetime, duration_s: float) -> DailyProfile:
         zone = time_zone(daily.timezone)  # `start` names an instant (it has a UTC offset)
         origin = start.astimezone(UTC)
         first = start.astimezone(zone).date() - timedelta(days=1)
@@ -47,21 +64,20 @@ class DailyProfile:
         return cls(np.array([t for t, _ in rows]), np.array([f for _, f in rows]),
                    daily.shape == "linear")
 
+    def at(self, t_s: np.ndarray) -> np.ndarray:
+        """The factor at each instant of `t_s` (seconds from the start)."""
+        if self.linear:
+            return np.interp(t_s, self.times_s, self.factors)
+        at = np.searchsorted(self.times_s, t_s, side="right") - 1
+        return self.factors[np.maximum(at, 0)]
+
     def factor(self, t_s: float) -> float:
         """The factor at `t_s` seconds from the start."""
-        if self.linear:
-            return float(np.interp(t_s, self.times_s, self.factors))
-        at = int(np.searchsorted(self.times_s, t_s, side="right")) - 1
-        return float(self.factors[max(at, 0)])
+        return float(self.at(np.array([t_s]))[0])
 
     def change_steps(self, step_s: float, steps: int) -> np.ndarray:
         """Steps (0 .. steps-1) at whose start the factor differs from the step before."""
-        k = np.arange(steps)
-        if self.linear:
-            # Inside a ramp every step moves; elsewhere only clock times can change anything.
-            values = np.interp(k * step_s, self.times_s, self.factors)
-        else:
-            at = np.searchsorted(self.times_s, k * step_s, side="right") - 1
-            values = self.factors[np.maximum(at, 0)]
+        # Inside a linear ramp every step moves; elsewhere only clock times can change anything.
+        values = self.at(np.arange(steps) * step_s)
         moved = np.flatnonzero(np.abs(np.diff(values)) > 0) + 1
         return moved.astype(np.int64)
