@@ -1,8 +1,9 @@
 """The health checker's own load: the feedback is bistable, and only a knife edge makes it creep.
 
-docs/replay.md rests on this when it explains why STS's second window (08:31, three hours after
-the NLB's flapping began) is not reproduced: a checker either keeps up with the flapping or falls
-behind at once; it falls behind slowly only when its capacity is within a hair of the work.
+docs/replay.md rests on this when it explains why the checker's load cannot time STS's second
+window (08:31, three hours after the NLB's flapping began; its second attempt): a checker either
+keeps up with the flapping or falls behind at once; it falls behind slowly only when its capacity
+is within a hair of the work.
 """
 
 from __future__ import annotations
