@@ -17,7 +17,8 @@ the first hour so that the measured steps carry retries, queues and DNS churn. I
 `--busy-steps` steps with the NumPy reference and with the compiled engine (sim/kernel.py, when
 numba is installed: the steps between two events run in one compiled call each), on one thread
 and, on a machine with several cores, on two (`Simulation(threads=2)`), extrapolates each
-to 24 h (labelled as such) against the 10 s target and prints the ratio between the two per-step
+to 24 h (labelled as such), says whether that is within 10 s (the issue's target for the
+24 h scenario above, which is mostly quiet; a never-quiet day is the harder case) and prints the ratio between the two per-step
 costs, and the compiled cost when every step is a call of its own (an event on every step). Engine
 setup and the first step (which loads the compiled loops from numba's disk cache, or compiles them
 on a machine's first run) are not timed; the wall and CPU time per step and the load average
@@ -176,8 +177,8 @@ def busy_day(graph, doc: dict, steps: int) -> None:
               f"({cpu * 1e3:.3f} ms CPU) over {steps} computed steps in {sim.stretches or steps} "
               f"{'compiled stretches' if sim.stretches else 'steps'} ({impaired} components "
               f"impaired; setup {setup:.2f} s and first step {first:.2f} s not timed) -> 24 h "
-              f"never quiet, extrapolated: {day:.1f} s (target < 10 s: "
-              f"{'met' if day < 10 else 'NOT met'})")
+              f"never quiet, extrapolated: {day:.1f} s (within 10 s: "
+              f"{'yes' if day < 10 else 'NO'}; the 10 s target is the 24h scenario's)")
     if "numba" in per_step:  # as when an event (a load ramp, an action) falls on every step
         sim = Simulation(graph, scenario, skip_quiet=False, kernel="numba")
         sim.run_to(1)
