@@ -21,7 +21,7 @@ START = "2025-10-20T00:00:00-04:00"
 def profile(factors: dict[str, float], zone: str = "-04:00", shape: str = "linear",
             start: str = START, hours: float = 48) -> DailyProfile:
     daily = Daily(timezone=zone, factors=factors, shape=shape)
-    return DailyProfile.of(daily, datetime.fromisoformat(start), hours * 3600)
+    return DailyProfile.of((daily,), datetime.fromisoformat(start), hours * 3600)
 
 
 def test_linear_profile_interpolates_and_wraps_over_midnight() -> None:
@@ -65,7 +65,7 @@ def test_profiles_in_several_zones_add_up_by_share(shape: str) -> None:
     west = Daily(timezone="America/Los_Angeles", factors=office, shape=shape, share=0.3)
     start = datetime.fromisoformat("2025-10-20T00:00:00-07:00")
     both = DailyProfile.of((east, west), start, 48 * 3600)
-    alone = [DailyProfile.of(Daily(timezone=d.timezone, factors=office, shape=shape), start,
+    alone = [DailyProfile.of((Daily(timezone=d.timezone, factors=office, shape=shape),), start,
                              48 * 3600) for d in (east, west)]
     t = np.arange(0, 48 * 3600, 337.0)  # instants between and on clock times
     np.testing.assert_allclose(both.at(t), 0.7 * alone[0].at(t) + 0.3 * alone[1].at(t),

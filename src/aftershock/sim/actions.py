@@ -175,10 +175,10 @@ class Timeline:
 def _profiles(graph: CompiledGraph, scenario: Scenario) -> list[tuple[np.ndarray, DailyProfile]]:
     """One laid-out profile per distinct `load.daily` block, with the components it shapes."""
     shared: dict[tuple, list[int]] = defaultdict(list)
-    first: dict[tuple, Daily | tuple[Daily, ...]] = {}
+    first: dict[tuple, tuple[Daily, ...]] = {}
     for i, c in enumerate(graph.components):
-        daily = c.load.daily if c.load else None
-        if not daily:
+        profiles = c.load.profiles() if c.load else ()
+        if not profiles:
             continue
         if scenario.start is None or scenario.start.tzinfo is None:
             missing = "no `start:`" if scenario.start is None else "a `start:` without a UTC offset"
@@ -188,9 +188,9 @@ def _profiles(graph: CompiledGraph, scenario: Scenario) -> list[tuple[np.ndarray
                 hint="give the scenario an absolute start with its offset "
                      "(start: 2025-10-19T23:00:00-07:00): the profile follows the clock of its own "
                      "time zone, so the start must name an instant")
-        key = tuple((d.timezone, d.shape, d.share, tuple(d.points())) for d in c.load.profiles())
+        key = tuple((d.timezone, d.shape, d.share, tuple(d.points())) for d in profiles)
         shared[key].append(i)
-        first.setdefault(key, daily)
+        first.setdefault(key, profiles)
     return [(np.array(ids, dtype=np.int64),
              DailyProfile.of(first[key], scenario.start, scenario.duration_s))
             for key, ids in shared.items()]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -30,20 +31,17 @@ class DailyProfile:
     linear: bool
 
     @classmethod
-    def of(cls, daily: Daily | tuple[Daily, ...], start: datetime,
-           duration_s: float) -> DailyProfile:
-        """Lay `daily` out from a day before `start` to a day after `start + duration_s`.
+    def of(cls, profiles: tuple[Daily, ...], start: datetime, duration_s: float) -> DailyProfile:
+        """Lay `profiles` out from a day before `start` to a day after `start + duration_s`.
 
         Several profiles (users in several time zones) are summed, each times its `share`: all
         have one shape, so their sum is exact at the union of their clock times.
         """
-        parts = [cls._one(d, start, duration_s) for d in
-                 (daily if isinstance(daily, tuple) else (daily,))]
-        shares = [d.share for d in (daily if isinstance(daily, tuple) else (daily,))]
-        if len(parts) == 1 and shares[0] == 1.0:
-            return parts[0]
+        parts = [cls._one(d, start, duration_s) for d in profiles]
+        if len(parts) == 1 and profiles[0].share == 1.0:
+            return parts[0]  # nothing to add or scale
         times = np.unique(np.concatenate([p.times_s for p in parts]))
-        factors = sum(share * p.at(times) for share, p in zip(shares, parts, strict=True))
+        factors = sum(d.share * p.at(times) for d, p in zip(profiles, parts, strict=True))
         return cls(times, np.asarray(factors, dtype=float), parts[0].linear)
 
     @classmethod
@@ -64,8 +62,8 @@ class DailyProfile:
         return cls(np.array([t for t, _ in rows]), np.array([f for _, f in rows]),
                    daily.shape == "linear")
 
-    def at(self, t_s: np.ndarray) -> np.ndarray:
-        """The factor at each instant of `t_s` (seconds from the start)."""
+    def at(self, t_s: Any) -> Any:
+        """The factor at `t_s` seconds from the start (a number, or an array of them)."""
         if self.linear:
             return np.interp(t_s, self.times_s, self.factors)
         at = np.searchsorted(self.times_s, t_s, side="right") - 1
@@ -73,7 +71,7 @@ class DailyProfile:
 
     def factor(self, t_s: float) -> float:
         """The factor at `t_s` seconds from the start."""
-        return float(self.at(np.array([t_s]))[0])
+        return float(self.at(t_s))
 
     def change_steps(self, step_s: float, steps: int) -> np.ndarray:
         """Steps (0 .. steps-1) at whose start the factor differs from the step before."""
