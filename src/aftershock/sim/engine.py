@@ -218,7 +218,7 @@ class Simulation:
         self.skipped = 0
         self.stretches = 0  # compiled calls that took several steps at once (`_stretch`)
         self._previous: list[np.ndarray] | None = None
-        self._dns = next((m for m in self.mechanisms if isinstance(m, DnsCaches)), None)
+        self._dns = builtin[0]  # the compiled stretch ticks it (with no records: nothing to do)
         self._stretchable = (fast and not self.retries.budgets and not self.retries.breakers
                              and all(isinstance(m, DnsCaches) for m in self.mechanisms))
         self._warm_up()
@@ -285,7 +285,7 @@ class Simulation:
         self.timeline.factors(st)
         k = self.compiled.run(self.k, end, dt, self.capacities, st, self.retries, self.incoming,
                               self.organic_timeout_s, self.failover_since, st.local.copy(),
-                              st.capacity_factor.copy(), self._dns, self.recorder)
+                              self._dns, self.recorder)
         if k < end:
             self.recorder.record(st, Step(k, k * dt, dt))
             k += 1
@@ -309,11 +309,10 @@ class Simulation:
             send = np.where(self.capacities.has_queue, st.served, st.admitted) * st.local
             self.retries.advance(st, send, step)
         else:  # the same, from offered load to the pools' movement, in one compiled call
-            failed, wanted, total, first = fast.flow(
+            failed, wanted, total = fast.flow(
                 self.capacities, st, self.retries, self.incoming, self.organic_timeout_s,
                 self.failover_since, step, self.scenario.down_below)
             if self.edges.size:
-                self.retries.first = first
                 self.retries.settle(failed, wanted, total, step, refilled=not self.retries.budgets)
         self.incoming = (np.bincount(self.edges.callee, self.retries.sent, minlength=self.graph.n)
                          if self.edges.size else self.incoming)

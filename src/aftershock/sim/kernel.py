@@ -124,15 +124,14 @@ class CompiledFlow:
         """Engine._flow from offered load to the pool movement, compiled, in one call: queues,
         the stage pass (with Retries.calls), outcomes, and the pools' movement (with the failed
         attempts already back in the pools when there is no retry budget). Writes the state in
-        place; returns (failed, wanted, total, first) for Retries.settle."""
+        place (the attempts' first tries in `retries.first`); returns (failed, wanted, total) for
+        Retries.settle."""
         edges = retries.edges
         retries.begin_step(step.t_s)
         closed = retries._closed
-        width = retries.pools.shape[1] if edges.max_attempts > 1 else 1
-        out = (np.empty((edges.size, width)), np.empty(edges.size), np.empty(edges.size),
-               np.empty(edges.size))
+        out = (np.empty(retries.pools.shape), np.empty(edges.size), np.empty(edges.size))
         calls = (retries.allow, closed if closed is not None else retries.allow, retries.pools,
-                 retries.in_time, retries.p, retries.sent, *out)
+                 retries.in_time, retries.p, retries.sent, *out, retries.first)
         _loops()._flow(self.plan, _capacities(cap), _edges(retries), calls, _state(st), incoming,
                        organic_timeout_s, failover_since, np.empty(len(incoming)),
                        float(step.dt_s), float(step.t_s), float(down_below), closed is not None,
@@ -141,7 +140,7 @@ class CompiledFlow:
 
     def run(self, k0: int, k1: int, dt_s: float, cap, st, retries, incoming: np.ndarray,
             organic_timeout_s: np.ndarray, failover_since: np.ndarray, base_local: np.ndarray,
-            base_capacity: np.ndarray, dns, recorder) -> int:
+            dns, recorder) -> int:
         """Steps k0..k1-1 in one compiled call on `threads` threads (see kernel_loops._run for
         when the engine may use it); returns the first step not fully done: the flow of that
         step, if it is < k1, has run and its recording is left to `recorder.record`."""
@@ -154,11 +153,10 @@ class CompiledFlow:
         rec = (recorder.codes, recorder.soft, recorder.paying, recorder.revenue_per_s,
                recorder.degraded_loss, recorder.loss, recorder._sums, recorder.counts,
                recorder.per_point)
-        dns_args = dns.stretch_args() if dns is not None else _NO_DNS
         loops, threads = _loops(), self.threads
         args = (k0, k1, float(dt_s), float(sc.down_below), float(sc.degraded_below), base_local,
-                base_capacity, self.plan, _capacities(cap), _edges(retries), calls, _state(st),
-                incoming, organic_timeout_s, failover_since, np.empty(len(incoming)), dns_args,
+                self.plan, _capacities(cap), _edges(retries), calls, _state(st), incoming,
+                organic_timeout_s, failover_since, np.empty(len(incoming)), dns.stretch_args(),
                 rec, loops.scratch(len(incoming), edges.size, threads))
         sync = loops.sync(threads)
         helpers = [threading.Thread(target=loops._run, args=(*args, tid, threads, sync, SPLIT_FROM))
@@ -168,8 +166,7 @@ class CompiledFlow:
         k, clock = loops._run(*args, 0, threads, sync, SPLIT_FROM)
         for h in helpers:
             h.join()
-        if dns is not None:
-            dns.clock = clock
+        dns.clock = clock
         return k
 
     @property
@@ -205,12 +202,6 @@ STATE_FIELDS = ("own_up", "local", "capacity_factor", "load_rps", "extra_rps", "
 def _state(st) -> tuple[np.ndarray, ...]:
     """The State arrays the loops read and write (in place), in the order they unpack them."""
     return tuple(getattr(st, name) for name in STATE_FIELDS)
-
-
-_f, _i = np.zeros(0), np.zeros(0, dtype=np.int64)
-_NO_DNS = (False, 0, 1, np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.bool_), _f, _f, _i, _i,
-           4, np.zeros((1, 0)), np.zeros((1, 0)), np.zeros((1, 0)), np.zeros((1, 0)), _f, _f, _f,
-           _f, _i, np.zeros(0, dtype=np.bool_), _i, _i, _f)
 
 
 def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:

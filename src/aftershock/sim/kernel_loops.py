@@ -17,7 +17,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from aftershock.sim.queue import BIG
-from aftershock.sim.state import NEVER_S
 
 _jit = njit(cache=True, error_model="numpy", nogil=True)
 _u = np.uint64  # an index read from an array, as unsigned: numba then skips the negative-index
@@ -499,7 +498,7 @@ def _flow_part(plan, cap, edges, calls, state, incoming, organic_timeout_s, fail
 
 
 @_jit
-def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan, cap, edges,
+def _run(k0, k1, dt, down_below, degraded_below, base_local, plan, cap, edges,
          calls, state, incoming, organic_timeout_s, failover_since, send, dns, rec, work, tid,
          threads, sync, split_from):
     """Steps k0..k1-1 of a stretch with no scenario event after k0, no mechanism but the DNS
@@ -516,17 +515,12 @@ def _run(k0, k1, dt, down_below, degraded_below, base_local, base_capacity, plan
     callee = edges[0]
     sent, total = calls[5], calls[8]
     changed = work[2]
-    # the State arrays this loop touches itself (positions in sim/kernel.py STATE_FIELDS)
-    local, capacity_factor, extra_rps, extra_timeout_s = state[1], state[2], state[4], state[5]
-    drop_queue, revive, offered, queue = state[8], state[9], state[11], state[15]
-    success, goodput = state[24], state[25]
+    # the State arrays this loop touches itself (positions in sim/kernel.py STATE_FIELDS); the
+    # factors faults set are in `state` already (fixed between events; no mechanism here adds work)
+    local, drop_queue, revive, offered = state[1], state[8], state[9], state[11]
+    queue, success, goodput = state[15], state[24], state[25]
     lo, hi = _part(0, success.shape[0], tid, threads)
     elo, ehi = _part(0, callee.shape[0], tid, threads)
-    for ii in range(lo, hi):  # State.reset_factors, then Timeline.factors: fixed between events,
-        i = _u(ii)
-        capacity_factor[i] = base_capacity[i]  # and no mechanism here adds work
-        extra_rps[i] = 0.0
-        extra_timeout_s[i] = NEVER_S
     for k in range(k0, k1):
         t_s = k * dt
         for ii in range(lo, hi):
