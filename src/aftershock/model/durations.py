@@ -15,6 +15,8 @@ _UNITS_S = {
 }
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 DURATION_PATTERN = r"^\s*((\d+(\.\d+)?)(ms|s|m|h|d|w|y)\s*)+$"
+# What to tell someone whose duration did not parse.
+DURATION_HINT = "write durations like 90s, 15m, 2h or 1d"
 
 
 def parse_duration(value: object) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from aftershock.errors import ModelError, did_you_mean
+from aftershock.model.durations import DURATION_HINT
 from aftershock.model.schema import KINDS, CommonCause, Component, ModelFile
 from aftershock.model.source import Document, read_document
 
@@ -218,7 +219,7 @@ def _located(doc: Document, exc: ValidationError) -> ModelError:
         else:
             message = f"{where}: {msg}" if where else msg
             if "duration" in msg:
-                hint = "write durations like 90s, 15m, 2h or 1d"
+                hint = DURATION_HINT
             elif "k_of_n" in msg:
                 hint = "k counts how many members must be up; it cannot exceed the members listed"
     if len(errors) > 1:

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aftershock.errors import AftershockError, did_you_mean
-from aftershock.model.durations import parse_duration
+from aftershock.model.durations import DURATION_HINT, parse_duration
 from aftershock.model.dynamics import CircuitBreaker, RetryBudget
 from aftershock.model.load import Model
 from aftershock.model.schema import Component, Duration, Failure, Name, Placement
@@ -250,7 +250,7 @@ def read_mitigations(path: str | Path, text: str | None = None) -> list[Mitigati
                 if err["type"] == "missing":
                     raise fail(f"{kind}: missing required key '{what}'", (*at, kind)) from None
                 raise fail(f"{kind}: {what}: {msg}" if what else f"{kind}: {msg}", (*at, kind, *loc),
-                           "write durations like 90s, 15m, 2h or 1d" if "duration" in msg else None) from None
+                           DURATION_HINT if "duration" in msg else None) from None
         kinds = [kind for kind, _ in parsed]
         timed = [k for k in kinds if k in SIMULATOR_ONLY]
         if timed and len(timed) < len(kinds):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aftershock.errors import AftershockError, did_you_mean
-from aftershock.model.durations import parse_duration
+from aftershock.model.durations import DURATION_HINT, parse_duration
 from aftershock.model.source import Document, read_document
 from aftershock.sim.race import RaceParameters
 
@@ -242,7 +242,7 @@ def _check(doc: Document, keys: tuple[Any, ...], spec: Any) -> WhatIfCheck | Non
         within_s = parse_duration(within) if within is not None else None
     except ValueError as exc:
         raise _error(doc, (*keys, "recovers_within"), str(exc),
-                     hint="write durations like 90s, 15m, 2h or 1d") from None
+                     hint=DURATION_HINT) from None
     return WhatIfCheck(str(_require(doc, spec, keys, "component")), within_s,
                        bool(spec.get("expect", True)), bool(spec.get("shorter_than_baseline", False)))
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aftershock.errors import AftershockError, did_you_mean
-from aftershock.model.durations import parse_duration
+from aftershock.model.durations import DURATION_HINT, parse_duration
 from aftershock.model.source import Document, read_document
 
 FAULT_KINDS = (
@@ -270,7 +270,7 @@ def _duration(doc: Document, keys: tuple[Any, ...], value: Any) -> float:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise _error(doc, keys, str(exc), "write durations like 90s, 15m, 2h or 1d") from None
+        raise _error(doc, keys, str(exc), DURATION_HINT) from None
 
 
 def _source_token(doc: Document, keys: tuple[Any, ...]) -> str | None:
