@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from aftershock.analysis.fault_tree_gc import collector_paused
+from aftershock.gc_pause import collector_paused
 
 
 def test_the_collector_is_paused_inside_and_restored_after() -> None:

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from aftershock.analysis.bdd_order import build_bdd
-from aftershock.analysis.fault_tree_gc import collector_paused
 from aftershock.analysis.fault_tree_model import (
     DEFAULT_MAX_MEMORY,
     FaultTree,
@@ -41,6 +40,7 @@ from aftershock.analysis.fault_tree_model import (
     check_tree,
 )
 from aftershock.analysis.zbdd import ZBDD_NODE_BYTES, CutSets, Zbdd
+from aftershock.gc_pause import collector_paused
 
 # ---------------------------------------------------------------------------------------------
 # BDD: built with CUDD, then exported to arrays. Edge e = 2 * node + complemented; node 0 is the

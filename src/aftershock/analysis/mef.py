@@ -24,7 +24,6 @@ from pathlib import Path
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
-from aftershock.analysis.fault_tree_gc import collector_paused
 from aftershock.analysis.fault_tree_model import (
     Arg,
     ArgKind,
@@ -34,6 +33,7 @@ from aftershock.analysis.fault_tree_model import (
     find_gate_cycle,
 )
 from aftershock.errors import did_you_mean
+from aftershock.gc_pause import collector_paused
 
 MAX_MEF_BYTES = 256 * 1024 * 1024
 DEFAULT_MISSION_TIME_H = 8760.0
@@ -149,7 +149,7 @@ def read_fault_tree(paths: list[str | Path] | str | Path, top: str | None = None
         paths = [paths]
     if not paths:
         raise FaultTreeError("no MEF file given")
-    with collector_paused():  # thousands of acyclic elements: see analysis.fault_tree_gc
+    with collector_paused():  # thousands of acyclic elements: see aftershock.gc_pause
         defs = _Definitions()
         for path in paths:
             root = parse_xml(path)

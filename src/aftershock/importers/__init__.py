@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from aftershock.errors import AftershockError, did_you_mean
-from aftershock.importers.documents import no_cyclic_gc, read_text
+from aftershock.gc_pause import collector_paused
+from aftershock.importers.documents import read_text
 from aftershock.importers.merge import apply_strength, merge
 from aftershock.importers.result import ImportResult
 
@@ -91,7 +92,7 @@ def import_sources(
     telemetry_soft: bool = True,
 ) -> ImportResult:
     """Import and merge every source (`path`, `format:path`, or a folder of manifests)."""
-    with no_cyclic_gc():
+    with collector_paused():
         return _import_all(list(sources), env_file, soft, hard, telemetry_soft)
 
 
