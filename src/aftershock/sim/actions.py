@@ -31,7 +31,7 @@ import numpy as np
 from aftershock.model.compile import CompiledGraph
 from aftershock.model.dynamics import Daily
 from aftershock.sim.daily import DailyProfile
-from aftershock.sim.scenario import Action, Scenario
+from aftershock.sim.scenario import Action, Fault, Scenario
 from aftershock.sim.state import State, Step
 
 
@@ -51,7 +51,6 @@ class Timeline:
         self.load_factor = np.ones(graph.n)
         for ids, profile in self.profiles:
             self.load_factor[ids] = profile.factor(0.0)
-        self.base_load = self.model_load * self.load_factor  # organic load at time zero
         self.capacity = np.ones(graph.n)
         self.refused = np.zeros(graph.n)
         self.routes = {kind: m for m in mechanisms for kind in m.fault_kinds}
@@ -86,6 +85,10 @@ class Timeline:
             if a.kind in ("disable", "enable") and target not in self.automations:
                 raise scenario.error(f"'{a.target}' runs no automation to {a.kind}", "actions", i,
                                      "automations are health-check failovers (`healthcheck:`)")
+
+    def organic_load(self) -> np.ndarray:
+        """Every component's load from the model times its daily factor now, before load faults."""
+        return self.model_load * self.load_factor
 
     def next_event_step(self, k: int) -> int | None:
         """The first event step after step `k`, or None."""
@@ -147,7 +150,7 @@ class Timeline:
         self.capacity[i] = math.prod(f.factor for f in faults if f.kind == "capacity")
         self.refused[i] = 1.0 - math.prod(1.0 - f.factor for f in faults if f.kind == "errors")
         st.added_latency_s[i] = sum(f.delay_s or 0.0 for f in faults if f.kind == "latency")
-        st.load_rps[i] = self._organic_load(i)
+        st.load_rps[i] = self._faulted_load(i, [f for f in faults if f.kind == "load"])
         if self.graph.kinds[i] == "dns_record" and "dns_empty" in self.routes:
             dns = self.routes["dns_empty"]
             latest = [f for f in faults if f.kind in dns.fault_kinds or f.kind == "outage"]
@@ -155,20 +158,22 @@ class Timeline:
 
     def _reload(self, st: State, ids: np.ndarray, profile: DailyProfile, step: Step) -> None:
         """A profile's factor moved: the organic load of the components it shapes, at once for
-        all of them; those with an active load fault go through `_organic_load`."""
+        all of them; those with an active load fault go through `_faulted_load`."""
         self.load_factor[ids] = profile.factor(step.t_s)
         st.load_rps[ids] = self.model_load[ids] * self.load_factor[ids]
-        faulted = {self.fault_ids[x] for x in self.active if self.faults[x].kind == "load"}
-        for i in faulted.intersection(ids.tolist()):
-            st.load_rps[i] = self._organic_load(i)
+        faulted: dict[int, list[Fault]] = defaultdict(list)
+        for x in self.active:  # the same order as `_recompute` lists them
+            if self.faults[x].kind == "load":
+                faulted[self.fault_ids[x]].append(self.faults[x])
+        for i in faulted.keys() & set(ids.tolist()):
+            st.load_rps[i] = self._faulted_load(i, faulted[i])
 
-    def _organic_load(self, i: int) -> float:
-        """The model's load times the daily factor now, as the active load faults change it."""
+    def _faulted_load(self, i: int, load_faults: list[Fault]) -> float:
+        """The model's load times the daily factor now, as component `i`'s active load faults
+        (in the order `self.active` gives them) change it."""
         load = self.model_load[i] * self.load_factor[i]
-        for x in self.active:
-            f = self.faults[x]
-            if self.fault_ids[x] == i and f.kind == "load":
-                load = f.rps if f.rps is not None else load * (f.factor or 1.0)
+        for f in load_faults:
+            load = f.rps if f.rps is not None else load * (f.factor or 1.0)
         return float(load)
 
 

@@ -207,7 +207,7 @@ class Simulation:
         self.mechanisms = [m for m in builtin if m.active] + list(mechanisms or [])
         self.timeline = Timeline(graph, scenario, builtin + list(mechanisms or []))
         self.state = State(graph.n)
-        self.state.load_rps[:] = self.timeline.base_load
+        self.state.load_rps[:] = self.timeline.organic_load()
         self.organic_timeout_s = np.array([c.load.timeout if c.load and c.load.timeout else NEVER_S
                                            for c in graph.components])
         self.recorder = Recorder(graph, scenario, compiled=fast)
