@@ -216,7 +216,7 @@ class Simulation:
         self.k = 0
         self.computed = 0
         self.skipped = 0
-        self.stretches = 0  # compiled calls that took several steps at once (`_stretch`)
+        self.stretches = 0  # compiled calls (`_stretch`), each one step or more
         self._previous: list[np.ndarray] | None = None
         self._dns = builtin[0]  # the compiled stretch ticks it (with no records: nothing to do)
         self._stretchable = (fast and not self.retries.budgets and not self.retries.breakers
@@ -488,13 +488,19 @@ def simulate(graph: CompiledGraph, scenario: Scenario, mechanisms: list | None =
     return Simulation(graph, scenario, mechanisms, skip_quiet, kernel, threads).run(progress)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one), as
+    threads="auto" counts them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _threads(threads: int | str, n: int) -> int:
     """Threads for a compiled stretch: a count, or "auto" (every core this process may use,
     from THREADS_FROM components; one below)."""
     if threads == "auto":
-        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                 else os.cpu_count() or 1)
-        return cores if n >= THREADS_FROM else 1
+        return usable_cores() if n >= THREADS_FROM else 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a count >= 1 or 'auto', not {threads!r}")
     return threads
