@@ -229,23 +229,19 @@ def test_bad_profiles_are_located(block: str, message: str) -> None:
     assert_located(block, message, other="lb")
 
 
-def test_a_profile_needs_a_scenario_with_a_start() -> None:
-    graph = compile_model(load_model_text(
-        MODEL.format(shape="steps", factors='{"00:00": 1}', through=""), "m.yaml"))
-    scenario = load_scenario_text("version: 1\nduration: 1h\n", set(graph.names))
-    with pytest.raises(AftershockError) as err:
-        Simulation(graph, scenario)
-    assert "no `start:`" in str(err.value) and err.value.file == "m.yaml"
-    assert err.value.line == 11 and err.value.hint and "start:" in err.value.hint
-
-
-def test_a_profile_needs_a_start_with_an_offset() -> None:
+@pytest.mark.parametrize(("start", "message", "hint"), [
+    pytest.param("", "no `start:`", "start:", id="no-start"),
     # Without an offset the start would be read in each profile's own zone: two profiles in two
     # zones would then run on two different clocks.
+    pytest.param("start: 2025-10-20T00:00:00\n", "without a UTC offset", None, id="no-offset"),
+])
+def test_a_profile_needs_a_scenario_start_with_an_offset(start: str, message: str,
+                                                          hint: str | None) -> None:
     graph = compile_model(load_model_text(
         MODEL.format(shape="steps", factors='{"00:00": 1}', through=""), "m.yaml"))
-    scenario = load_scenario_text("version: 1\nstart: 2025-10-20T00:00:00\nduration: 1h\n",
-                                  set(graph.names))
+    scenario = load_scenario_text(f"version: 1\n{start}duration: 1h\n", set(graph.names))
     with pytest.raises(AftershockError) as err:
         Simulation(graph, scenario)
-    assert "without a UTC offset" in str(err.value) and err.value.line == 11
+    assert message in str(err.value) and err.value.file == "m.yaml" and err.value.line == 11
+    if hint is not None:
+        assert err.value.hint and hint in err.value.hint
