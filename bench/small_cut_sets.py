@@ -35,15 +35,16 @@ def top_occurs(tree: FaultTree, members: list[np.ndarray]) -> np.ndarray:
     """For every set in `members` (concatenated over sizes): does the top event occur?"""
     events = list(tree.basic_events)
     total = sum(len(m) for m in members)
-    failed = np.zeros((len(events), total), dtype=bool)
+    # Event i failed in set j: bit j of row i, 8 sets a byte (gates are bitwise operations),
+    # set in place (an unpacked bool matrix of das9701 at order 3 would take 850 MB).
+    packed = np.zeros((len(events), (total + 7) // 8), dtype=np.uint8)
     start = 0
     for block in members:
         rows = start + np.arange(len(block))
+        bit = (128 >> (rows & 7)).astype(np.uint8)  # np.packbits' order: first set, high bit
         for column in block.T:
-            failed[column, rows] = True
+            np.bitwise_or.at(packed, (column, rows >> 3), bit)
         start += len(block)
-    packed = np.packbits(failed, axis=1)  # 8 sets a byte: gates are bitwise operations
-    del failed
     index = {name: i for i, name in enumerate(events)}
     values: dict[str, np.ndarray] = {}
     plan = tree.postorder()
