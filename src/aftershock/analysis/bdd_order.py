@@ -198,7 +198,7 @@ class _Candidate:
         self.limit = self.base  # CUDD's memory limit at the last advance: what it may hold
         self.built: dict[str, object] = {}
         self.done = 0
-        self.size = 0
+        self.size = 0  # nodes of the last gate built; once done, of all the cut-set stage gets
         self.state = "paused"
         self.top = None
 
@@ -264,6 +264,9 @@ class _Candidate:
         if self.done <= last:
             return  # paused at `stop`
         self.top = built[tree.top]
+        # What the cut-set stage gets: the top's BDD and every module's (with modules the top
+        # alone can be a handful of nodes whatever the order).
+        self.size = self.top.dag_size + sum(f.dag_size for f in self.module_fn.values())
         self.state = "done"
 
     def _release(self) -> None:
@@ -273,7 +276,7 @@ class _Candidate:
         self.module_fn.clear()
 
 
-def variable_orders(tree: FaultTree, modules: Modules | None = None) -> list[list[Arg]]:
+def variable_orders(tree: FaultTree, modules: Modules) -> list[list[Arg]]:
     """Candidate variable orders, each the depth-first left-most visit of the gates with the
     inputs of every gate taken: as written; gates with more events first; gates with fewer events
     first; events before gates, then smaller gates; most used first. (Each of these is 10-100x
@@ -299,9 +302,8 @@ def variable_orders(tree: FaultTree, modules: Modules | None = None) -> list[lis
         lambda a: -uses[a.name],
     ]
     unique: list[list[Arg]] = []
-    module_gates = modules.gates if modules is not None else frozenset()
     for key in keys:
-        order = _dfs_events(tree, key, module_gates)
+        order = _dfs_events(tree, key, modules.gates)
         if order not in unique:
             unique.append(order)
     return unique
@@ -381,10 +383,7 @@ def _export_all(best: _Candidate) -> BuiltBDD:
     n = len(var)
     index = {a.name: i for i, a in enumerate(best.variables) if a.kind == "gate"}
     for name, fn in best.module_fn.items():
-        if fn.dag_size <= _WALK_UP_TO:
-            v, h, lo, r = _walk(best.manager, fn)
-        else:
-            v, h, lo, r = _export(best.manager, fn)
+        v, h, lo, r = _export(best.manager, fn)
         # Node j >= 1 of the part becomes node n + j - 1; node 0 (the constant) stays.
         shift = 2 * (n - 1)
         parts_var.append(v[1:])
@@ -396,8 +395,9 @@ def _export_all(best: _Candidate) -> BuiltBDD:
                     np.concatenate(parts_low), root, module_roots)
 
 
-# Module functions up to this many nodes are copied node by node (a DDDMP file costs ~0.2 ms).
-_WALK_UP_TO = 2_000
+# Functions up to this many nodes are copied node by node: a DDDMP file costs ~0.1 ms however
+# small, walking ~1-2 us a node (measured on the Aralia trees' modules: even at about 100 nodes).
+_WALK_UP_TO = 128
 
 
 def _walk(manager, fn) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -436,12 +436,14 @@ def _export(manager, top) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
 
     CUDD writes it (DDDMP text, children before parents, the constant first as node 1; only
     else-edges and the root can be complemented, written as negative ids), which is much faster
-    than walking it node by node from Python.
+    than walking it node by node from Python, except for small functions (`_WALK_UP_TO`).
     """
     if top == manager.true or top == manager.false:
         one = np.asarray([-1], dtype=np.int64)
         zero = np.asarray([0], dtype=np.int64)
         return one, zero, zero.copy(), 0 if top == manager.true else 1
+    if top.dag_size <= _WALK_UP_TO:
+        return _walk(manager, top)
     shm = Path("/dev/shm")
     fd, name = tempfile.mkstemp(prefix="aftershock-bdd-", suffix=".dddmp",
                                 dir=shm if shm.is_dir() else None)
