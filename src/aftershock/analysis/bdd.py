@@ -147,7 +147,7 @@ class FaultTreeBDD:
             g = grad[nodes]
             hi, lo = self.high[nodes], self.low[nodes]
             qv = q[v]
-            np.add.at(mif, self.var[nodes], g * (_edge_value(prob, hi) - _edge_value(prob, lo)))
+            mif[v] += float(np.sum(g * (_edge_value(prob, hi) - _edge_value(prob, lo))))
             np.add.at(grad, hi >> 1, g * qv * _edge_sign(hi))
             np.add.at(grad, lo >> 1, g * (1.0 - qv) * _edge_sign(lo))
             edge = self.module_roots.get(v)
@@ -194,10 +194,10 @@ class FaultTreeBDD:
             memo[key] = result
             return result
 
-        def solve(edge: int) -> int:
-            return minsol(edge, limit)
-
-        if max_order is None:
+        if max_order is not None:
+            def solve(edge: int) -> int:
+                return minsol(edge, limit)
+        else:
             # No order limit: the same recursion, its memo keyed by the edge alone, in a list,
             # looked up before the call.
             done = [-1] * (2 * self.node_count)
@@ -227,7 +227,12 @@ class FaultTreeBDD:
                 root = solve(self.root)
                 if self.module_roots:
                     families = {v: solve(edge) for v, edge in self.module_roots.items()}
-                    zbdd, root = self._expand_modules(zbdd, root, families, max_order, max_nodes)
+                    # The recursion's tables are done with: the expansion gets their memory.
+                    memo.clear()
+                    zbdd.unique.clear()
+                    zbdd.without_memo.clear()
+                    zbdd, root = self._expand_modules(zbdd, root, families, max_order,
+                                                      max(1000, max_nodes - len(zbdd.var)))
             except MemoryError:
                 raise ResourceLimitError(
                     f"the cut-set ZBDD of '{self.tree.top}' exceeds the memory budget",

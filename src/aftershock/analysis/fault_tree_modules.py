@@ -45,7 +45,7 @@ def find_modules(tree: FaultTree, plan: list[str]) -> Modules:
     node under it is first visited after the gate is entered and last visited before the gate's
     first visit ends.
     """
-    first, last, enter, leave, events_at = _visit_times(tree)
+    first, last, enter, leave, events_under = _visit_times(tree)
     lo: dict[str, int] = {}  # earliest first visit of anything under the gate
     hi: dict[str, int] = {}  # latest visit of anything under the gate
     gates: set[str] = set()
@@ -61,8 +61,7 @@ def find_modules(tree: FaultTree, plan: list[str]) -> Modules:
                 f, la = min(f, lo[arg.name]), max(la, hi[arg.name])
             low, high = min(low, f), max(high, la)
         lo[name], hi[name] = low, high
-        if name != tree.top and a < low and high < b and \
-                events_at[name][1] - events_at[name][0] >= MIN_MODULE_EVENTS:
+        if name != tree.top and a < low and high < b and events_under[name] >= MIN_MODULE_EVENTS:
             gates.add(name)
     zero = _values_when_all_work(tree, plan)
     return Modules(frozenset(gates), frozenset(g for g in gates if zero[g]))
@@ -70,15 +69,15 @@ def find_modules(tree: FaultTree, plan: list[str]) -> Modules:
 
 def _visit_times(tree: FaultTree):
     """Clock stamps of the depth-first walk from the top: first and last visit of every node,
-    entry and exit of every gate's first visit, and the count of distinct basic events seen at
-    the entry and exit of each gate (a module's events are exactly those seen in between)."""
+    entry and exit of every gate's first visit, and the count of distinct basic events first seen
+    between the entry and exit of each gate (for a module: its events)."""
     clock = 0
     first: dict[tuple[str, str], int] = {}
     last: dict[tuple[str, str], int] = {}
     enter: dict[str, int] = {}
     leave: dict[str, int] = {}
     seen_events = 0
-    events_at: dict[str, tuple[int, int]] = {}
+    events_under: dict[str, int] = {}
     clock += 1
     top = ("gate", tree.top)
     first[top] = last[top] = enter[tree.top] = clock
@@ -91,7 +90,7 @@ def _visit_times(tree: FaultTree):
             stack.pop()
             clock += 1
             leave[name] = last[("gate", name)] = clock
-            events_at[name] = (entry_count[name], seen_events)
+            events_under[name] = seen_events - entry_count[name]
             continue
         if arg.kind == "house":
             continue
@@ -106,7 +105,7 @@ def _visit_times(tree: FaultTree):
                 entry_count[arg.name] = seen_events
                 stack.append((arg.name, iter(tree.gates[arg.name].args)))
         last[key] = clock
-    return first, last, enter, leave, events_at
+    return first, last, enter, leave, events_under
 
 
 def _values_when_all_work(tree: FaultTree, plan: list[str]) -> dict[str, bool]:
